@@ -1,0 +1,114 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { errorChallenge } from './challenge.js'
+import { Malformed } from './credential.js'
+import {
+  AccessDeniedError,
+  descriptions,
+  InsufficientScopeError,
+  InvalidRequestError,
+  InvalidTokenError,
+  MissingCredentialsError,
+  VerifierFailedError
+} from './errors.js'
+import { forbiddenChallenge, type ResolvedRoute } from './route-config.js'
+import type { Scheme } from './schemes/index.js'
+import type { LogLevel } from './types.js'
+import { classifyFault, type Verified } from './verifiers/verifier.js'
+
+/** The refusal, after its challenge is on the reply; Fastify's error handler answers it. */
+function refuse (request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, error: Error & { code: string }, scheme: string | undefined, challenge?: string | string[]): Error {
+  if (challenge !== undefined) reply.header('www-authenticate', challenge)
+  // The reason and the scheme, never the credential.
+  request.log[logLevel]({ reason: error.code, scheme }, 'authentication refused')
+  return error
+}
+
+/** 401 invalid_token: the failing scheme's challenge carries the error, the others are offered plain. */
+function invalidToken (route: ResolvedRoute, failed: Scheme, description: string): string[] {
+  return route.schemes.map((scheme) => scheme === failed ? errorChallenge(scheme.challenge, 'invalid_token', description) : scheme.challenge)
+}
+
+async function verifyOne (scheme: Scheme, token: string, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Promise<Verified> {
+  let verified: Verified | null
+  try {
+    verified = await scheme.verify(token, request, reply)
+  } catch (thrown) {
+    const err = classifyFault(thrown)
+    if (err instanceof InvalidTokenError) {
+      throw refuse(request, reply, logLevel, err, scheme.name, invalidToken(route, scheme, err.message))
+    }
+    request.log.error({ err, scheme: scheme.name }, 'authentication fault')
+    throw err
+  }
+  if (verified === null) {
+    throw refuse(request, reply, logLevel, new InvalidTokenError(scheme.refused), scheme.name, invalidToken(route, scheme, scheme.refused))
+  }
+  return verified
+}
+
+/**
+ * Authenticates and authorizes one request for one route. Resolves when the request may
+ * go on (with `request.user` and `request.auth` set); rejects with the refusal otherwise.
+ */
+export async function authenticate (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel): Promise<void> {
+  // CORS preflights carry no credentials (Fetch §4.8); they are never challenged.
+  if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) return
+
+  // 1. Find every accepted scheme's credential; any malformed one ends the request (RFC 6750 §3.1).
+  let first: Scheme | undefined
+  let firstToken = ''
+  let others: Array<[Scheme, string]> | undefined
+  for (const scheme of route.schemes) {
+    const found = scheme.extract(request)
+    if (found === undefined) continue
+    if (found instanceof Malformed) {
+      throw refuse(request, reply, logLevel, new InvalidRequestError(found.description), scheme.name,
+        errorChallenge(scheme.challenge, 'invalid_request', found.description))
+    }
+    if (first === undefined) {
+      first = scheme
+      firstToken = found
+    } else {
+      if (found === firstToken || others?.some(([, token]) => token === found) === true) {
+        throw refuse(request, reply, logLevel, new InvalidRequestError(descriptions.sameCredentialTwice), scheme.name,
+          errorChallenge(scheme.challenge, 'invalid_request', descriptions.sameCredentialTwice))
+      }
+      (others ??= []).push([scheme, found])
+    }
+  }
+  if (first === undefined) {
+    if (route.optional) return
+    throw refuse(request, reply, logLevel, new MissingCredentialsError(), undefined, route.challenges as string[])
+  }
+
+  // 2. Every presented credential must verify: a bad one is never masked by a good one.
+  const verified = await verifyOne(first, firstToken, request, reply, logLevel, route)
+  if (others !== undefined) {
+    for (const [scheme, token] of others) await verifyOne(scheme, token, request, reply, logLevel, route)
+  }
+
+  // 3. Authorization: all scopes (RFC 6750 §3.1 insufficient_scope), then the route's predicate.
+  for (const scope of route.scopes) {
+    if (!verified.scopes.includes(scope)) {
+      const err = new InsufficientScopeError()
+      throw refuse(request, reply, logLevel, err, first.name, forbiddenChallenge(first, route, err.message))
+    }
+  }
+  if (route.authorize !== undefined) {
+    let allowed: unknown
+    try {
+      allowed = await route.authorize(request, verified.user)
+    } catch (thrown) {
+      const err = new VerifierFailedError({ cause: thrown })
+      request.log.error({ err, scheme: first.name }, 'authorization fault')
+      throw err
+    }
+    if (allowed !== true) {
+      const err = new AccessDeniedError()
+      throw refuse(request, reply, logLevel, err, first.name, forbiddenChallenge(first, route, err.message))
+    }
+  }
+
+  request.user = verified.user
+  request.auth = { scheme: first.name, scopes: verified.scopes }
+}

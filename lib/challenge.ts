@@ -1,0 +1,21 @@
+/**
+ * WWW-Authenticate values (RFC 9110 §11.6.1, RFC 6750 §3). Every value is built from
+ * configuration and fixed descriptions only, never from request bytes.
+ */
+
+/** RFC 6750 §3 error codes. */
+export type ChallengeError = 'invalid_request' | 'invalid_token' | 'insufficient_scope'
+
+/** The challenge a scheme sends with no error attribute, e.g. `Bearer realm="api"`. */
+export function baseChallenge (scheme: { type: 'bearer' } | { type: 'apiKey', in: string, name: string }, realm: string): string {
+  if (scheme.type === 'bearer') return `Bearer realm="${realm}"`
+  // No registered auth-scheme exists for API keys; RFC 9110 still wants a challenge on every
+  // 401, so name the scheme and say where the key goes.
+  return `ApiKey realm="${realm}", in="${scheme.in}", name="${scheme.name}"`
+}
+
+/** A base challenge with RFC 6750 §3 error attributes appended. */
+export function errorChallenge (base: string, error: ChallengeError, description: string, scope?: string): string {
+  const value = `${base}, error="${error}", error_description="${description}"`
+  return scope === undefined ? value : `${value}, scope="${scope}"`
+}

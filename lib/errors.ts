@@ -1,0 +1,106 @@
+import createError from '@fastify/error'
+
+/**
+ * Every error this plugin raises, made in one place. Request errors carry a
+ * status and a fixed message (never request bytes); option errors have no
+ * status and stop the boot.
+ */
+
+/** No credential for any scheme the route accepts (RFC 6750 §3.1: no error attribute). */
+export const MissingCredentialsError = createError(
+  'FST_PROTECTED_ROUTES_MISSING_CREDENTIALS',
+  'Authentication is required',
+  401
+)
+
+/** A credential is present but malformed (RFC 6750 §3.1 invalid_request). */
+export const InvalidRequestError = createError(
+  'FST_PROTECTED_ROUTES_INVALID_REQUEST',
+  '%s',
+  400
+)
+
+/** The verifier refused the credential (RFC 6750 §3.1 invalid_token). */
+export const InvalidTokenError = createError(
+  'FST_PROTECTED_ROUTES_INVALID_TOKEN',
+  '%s',
+  401
+)
+
+/** The user lacks a scope the route requires (RFC 6750 §3.1 insufficient_scope). */
+export const InsufficientScopeError = createError(
+  'FST_PROTECTED_ROUTES_INSUFFICIENT_SCOPE',
+  'The access token does not grant the required scope',
+  403
+)
+
+/** The route's `authorize` predicate refused the user (RFC 9110 §15.5.4). */
+export const AccessDeniedError = createError(
+  'FST_PROTECTED_ROUTES_ACCESS_DENIED',
+  'Access to this resource is not allowed',
+  403
+)
+
+/** A verifier or `authorize` threw, rejected or returned something that is not a user. */
+export const VerifierFailedError = createError(
+  'FST_PROTECTED_ROUTES_VERIFIER_FAILED',
+  'Authentication could not be completed',
+  500
+)
+
+/** A verifier did not answer within `verifyTimeout`, or its backend is unreachable. */
+export const VerifierUnavailableError = createError(
+  'FST_PROTECTED_ROUTES_VERIFIER_UNAVAILABLE',
+  'Authentication is temporarily unavailable',
+  503
+)
+
+/**
+ * A route asks for `auth` but its configuration could not be resolved (it was declared
+ * before the plugin loaded and its `config.auth` is invalid). The message says how to fix it.
+ */
+export const RouteNotPreparedError = createError(
+  'FST_PROTECTED_ROUTES_ROUTE_NOT_PREPARED',
+  'This route asks for authentication but its config.auth is invalid; await app.register(protectedRoutes, …) before declaring routes to see the error at startup',
+  500
+)
+
+/** Invalid plugin options: thrown from `register`, so the app does not start. */
+export const InvalidOptionError = createError(
+  'FST_PROTECTED_ROUTES_INVALID_OPTION',
+  'Invalid fastify-protected-routes option: %s'
+)
+
+/** Invalid `config.auth` on a route: thrown when the route is declared. */
+export const InvalidRouteConfigError = createError(
+  'FST_PROTECTED_ROUTES_INVALID_ROUTE_CONFIG',
+  'Invalid config.auth on %s %s: %s'
+)
+
+/** The stable codes of every error above, for matching in an app's error handler. */
+export type ProtectedRoutesErrorCode =
+  | 'FST_PROTECTED_ROUTES_MISSING_CREDENTIALS'
+  | 'FST_PROTECTED_ROUTES_INVALID_REQUEST'
+  | 'FST_PROTECTED_ROUTES_INVALID_TOKEN'
+  | 'FST_PROTECTED_ROUTES_INSUFFICIENT_SCOPE'
+  | 'FST_PROTECTED_ROUTES_ACCESS_DENIED'
+  | 'FST_PROTECTED_ROUTES_VERIFIER_FAILED'
+  | 'FST_PROTECTED_ROUTES_VERIFIER_UNAVAILABLE'
+  | 'FST_PROTECTED_ROUTES_ROUTE_NOT_PREPARED'
+  | 'FST_PROTECTED_ROUTES_INVALID_OPTION'
+  | 'FST_PROTECTED_ROUTES_INVALID_ROUTE_CONFIG'
+
+/**
+ * The fixed `error_description` / message of each refusal. Responses carry only these
+ * strings, so no request byte or claim value can be reflected.
+ */
+export const descriptions = Object.freeze({
+  malformedAuthorization: 'The Authorization header is not a valid Bearer credential',
+  duplicateAuthorization: 'More than one Authorization header was sent',
+  malformedApiKey: 'The API key is malformed',
+  duplicateApiKey: 'The API key was sent more than once',
+  credentialTooLong: 'The credential is too long',
+  sameCredentialTwice: 'The same credential was sent in more than one place',
+  invalidToken: 'The access token is invalid',
+  invalidApiKey: 'The API key is invalid'
+})

@@ -1,0 +1,50 @@
+import fp from 'fastify-plugin'
+import { protectedRoutesPlugin } from './plugin.js'
+import type { ProtectedRoutesOptions } from './types.js'
+import './augment.js'
+
+/**
+ * Protects the routes that opt in through `config.auth` with bearer tokens or API keys.
+ *
+ * @example
+ * await app.register(protectedRoutes, {
+ *   schemes: { bearerAuth: { type: 'bearer', verify: async (token) => findUser(token) } }
+ * })
+ * app.get('/users/me', { config: { auth: true } }, async (request) => request.user)
+ */
+const protectedRoutes = fp<ProtectedRoutesOptions>(protectedRoutesPlugin, {
+  fastify: '5.x',
+  name: 'fastify-protected-routes'
+})
+
+export default protectedRoutes
+export { protectedRoutes }
+export {
+  AccessDeniedError,
+  InsufficientScopeError,
+  InvalidOptionError,
+  InvalidRequestError,
+  InvalidRouteConfigError,
+  InvalidTokenError,
+  MissingCredentialsError,
+  RouteNotPreparedError,
+  VerifierFailedError,
+  VerifierUnavailableError
+} from './errors.js'
+export type { ProtectedRoutesErrorCode } from './errors.js'
+export type {
+  ApiKeySchemeOptions,
+  AuthInfo,
+  AuthorizeFunction,
+  AuthUser,
+  BearerSchemeOptions,
+  FastifyProtectedRoutes,
+  LogLevel,
+  ProtectedRoutesOptions,
+  RouteAuthConfig,
+  RouteAuthOptions,
+  SchemeOptions,
+  StaticTokens,
+  VerifyFunction,
+  VerifyResult
+} from './types.js'

@@ -1,0 +1,109 @@
+import { InvalidOptionError } from './errors.js'
+import type { AuthUser, LogLevel, ProtectedRoutesOptions, SchemeOptions } from './types.js'
+
+/** Options after validation, with every default filled in. */
+export interface NormalizedOptions {
+  readonly schemes: ReadonlyMap<string, SchemeOptions>
+  readonly defaultSchemes: readonly string[]
+  readonly protectByDefault: boolean
+  readonly realm: string
+  readonly hook: 'onRequest' | 'preHandler'
+  readonly verifyTimeout: number
+  readonly maxTokenLength: number
+  readonly getScopes: (user: AuthUser) => readonly string[]
+  readonly logLevel: LogLevel
+}
+
+const defaults = Object.freeze({
+  protectByDefault: false,
+  realm: 'api',
+  hook: 'preHandler',
+  verifyTimeout: 10_000,
+  maxTokenLength: 8192,
+  logLevel: 'info'
+} as const)
+
+const knownOptions = new Set(['schemes', 'defaultSchemes', 'protectByDefault', 'realm', 'hook', 'verifyTimeout', 'maxTokenLength', 'getScopes', 'logLevel'])
+const logLevels = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+// A realm is sent inside a quoted-string (RFC 9110 §5.6.4); keep it to printable ASCII with nothing to escape.
+const REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/
+// Header, query and cookie names are RFC 9110 tokens.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+/** Default scope reader: a `scopes` array, else a space-delimited `scope` string (RFC 6749 §3.3). */
+export function defaultGetScopes (user: AuthUser): readonly string[] {
+  const record = user as { scopes?: unknown, scope?: unknown }
+  if (Array.isArray(record.scopes)) return record.scopes.filter((s): s is string => typeof s === 'string')
+  if (typeof record.scope === 'string') return record.scope.split(' ').filter((s) => s !== '')
+  return []
+}
+
+function fail (message: string): never {
+  throw new InvalidOptionError(message)
+}
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function positiveInteger (value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) fail(`${name} must be a positive integer`)
+  return value
+}
+
+function checkScheme (name: string, scheme: unknown): SchemeOptions {
+  if (!isPlainObject(scheme)) fail(`schemes.${name} must be an object`)
+  if (scheme.type === 'apiKey') {
+    if (scheme.in !== 'header' && scheme.in !== 'query' && scheme.in !== 'cookie') fail(`schemes.${name}.in must be 'header', 'query' or 'cookie'`)
+    if (typeof scheme.name !== 'string' || !TOKEN.test(scheme.name)) fail(`schemes.${name}.name must be a header, query or cookie name`)
+    if (scheme.in === 'header' && scheme.name.toLowerCase() === 'authorization') fail(`schemes.${name}.name cannot be Authorization: use a bearer scheme`)
+  } else if (scheme.type !== 'bearer') {
+    fail(`schemes.${name}.type must be 'bearer' or 'apiKey'`)
+  }
+  const sources = ['verify', 'tokens'].filter((key) => scheme[key] !== undefined)
+  if (sources.length !== 1) fail(`schemes.${name} needs exactly one of verify or tokens`)
+  if (scheme.verify !== undefined && typeof scheme.verify !== 'function') fail(`schemes.${name}.verify must be a function`)
+  return scheme as unknown as SchemeOptions
+}
+
+/** Validates plugin options and fills in defaults; throws {@link InvalidOptionError}. */
+export function normalizeOptions (options: ProtectedRoutesOptions): NormalizedOptions {
+  if (!isPlainObject(options)) fail('options must be an object')
+  for (const key of Object.keys(options)) {
+    if (!knownOptions.has(key)) fail(`unknown option '${key}'`)
+  }
+  if (!isPlainObject(options.schemes) || Object.keys(options.schemes).length === 0) fail('schemes must name at least one scheme')
+  const schemes = new Map<string, SchemeOptions>()
+  for (const [name, scheme] of Object.entries(options.schemes)) schemes.set(name, checkScheme(name, scheme))
+
+  const defaultSchemes = options.defaultSchemes ?? [...schemes.keys()]
+  if (!Array.isArray(defaultSchemes) || defaultSchemes.length === 0) fail('defaultSchemes must be a non-empty array')
+  for (const name of defaultSchemes) {
+    if (!schemes.has(name)) fail(`defaultSchemes names an unknown scheme '${String(name)}'`)
+  }
+  if (new Set(defaultSchemes).size !== defaultSchemes.length) fail('defaultSchemes lists a scheme twice')
+
+  const protectByDefault = options.protectByDefault ?? defaults.protectByDefault
+  if (typeof protectByDefault !== 'boolean') fail('protectByDefault must be a boolean')
+  const realm = options.realm ?? defaults.realm
+  if (typeof realm !== 'string' || !REALM.test(realm)) fail('realm must be printable ASCII without quotes or backslashes')
+  const hook = options.hook ?? defaults.hook
+  if (hook !== 'onRequest' && hook !== 'preHandler') fail("hook must be 'onRequest' or 'preHandler'")
+  const getScopes = options.getScopes ?? defaultGetScopes
+  if (typeof getScopes !== 'function') fail('getScopes must be a function')
+  const logLevel = options.logLevel ?? defaults.logLevel
+  if (!logLevels.has(logLevel)) fail('logLevel must be a pino level name')
+
+  return {
+    schemes,
+    defaultSchemes: Object.freeze([...defaultSchemes]),
+    protectByDefault,
+    realm,
+    hook,
+    verifyTimeout: positiveInteger(options.verifyTimeout, 'verifyTimeout', defaults.verifyTimeout),
+    maxTokenLength: positiveInteger(options.maxTokenLength, 'maxTokenLength', defaults.maxTokenLength),
+    getScopes,
+    logLevel
+  }
+}

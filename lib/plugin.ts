@@ -1,0 +1,115 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
+import bearerAuth, { type verifyBearerAuthFactory as BearerAuthFactory } from '@fastify/bearer-auth'
+import { authenticate } from './authenticate.js'
+import { InvalidRouteConfigError, RouteNotPreparedError } from './errors.js'
+import { normalizeOptions, type NormalizedOptions } from './options.js'
+import { PUBLIC, resolveRoute, RouteConfigProblem, type ResolvedRoute } from './route-config.js'
+import { buildSchemes, type Scheme } from './schemes/index.js'
+import type { ProtectedRoutesOptions } from './types.js'
+import './augment.js'
+
+/** Marks a route config this plugin has resolved: the value is its {@link ResolvedRoute} or {@link PUBLIC}. */
+const kRoute = Symbol('fastify-protected-routes.route')
+
+type Resolution = ResolvedRoute | typeof PUBLIC
+type Hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
+
+/** Registers @fastify/bearer-auth in a context of its own (no decorators leak into the app) and takes its factory. */
+async function loadBearerAuthFactory (fastify: FastifyInstance): Promise<BearerAuthFactory> {
+  let factory: BearerAuthFactory | undefined
+  await fastify.register(async function bearerAuthContext (child) {
+    await child.register(bearerAuth, { keys: [], addHook: false })
+    factory = child.verifyBearerAuthFactory
+  })
+  return factory!
+}
+
+function routeHook (route: ResolvedRoute, logLevel: NormalizedOptions['logLevel']): Hook {
+  return function protectedRoutesHook (request, reply, done) {
+    authenticate(route, request, reply, logLevel).then(() => done(), done)
+  }
+}
+
+function describe (method: RouteOptions['method'], url: string): [string, string] {
+  return [Array.isArray(method) ? method.join(',') : String(method), url]
+}
+
+/** Route-level hooks may be missing, one function or an array: put ours first, so the route's own run after auth. */
+function prependHook (routeOptions: RouteOptions, name: 'onRequest' | 'preHandler', hook: Hook): void {
+  const existing = routeOptions[name] as Hook | Hook[] | undefined
+  routeOptions[name] = existing === undefined ? [hook] : [hook, ...(Array.isArray(existing) ? existing : [existing])]
+}
+
+/**
+ * Instances created before this plugin loaded never see its hooks. Fastify keeps the
+ * child contexts of an instance under a symbol; reach them so their routes are guarded too.
+ */
+function childrenOf (instance: FastifyInstance): FastifyInstance[] {
+  const key = Object.getOwnPropertySymbols(instance).find((symbol) => symbol.description === 'fastify.children')
+  return key === undefined ? [] : (instance as unknown as Record<symbol, FastifyInstance[]>)[key] ?? []
+}
+
+function addGuardEverywhere (instance: FastifyInstance, name: 'onRequest' | 'preHandler', guard: Hook): void {
+  instance.addHook(name, guard)
+  for (const child of childrenOf(instance)) addGuardEverywhere(child, name, guard)
+}
+
+/** The plugin body: see {@link ProtectedRoutesOptions}. */
+export async function protectedRoutesPlugin (fastify: FastifyInstance, options: ProtectedRoutesOptions): Promise<void> {
+  const normalized = normalizeOptions(options)
+  const schemes: ReadonlyMap<string, Scheme> = buildSchemes(normalized, await loadBearerAuthFactory(fastify))
+  const context = { schemes, defaultSchemes: normalized.defaultSchemes, protectByDefault: normalized.protectByDefault }
+
+  fastify.decorateRequest('user', null)
+  fastify.decorateRequest('auth', null)
+
+  // Routes declared from here on: resolve config.auth once, fail the boot on a bad one,
+  // and give only protected routes the verification hook.
+  fastify.addHook('onRoute', function protectedRoutesOnRoute (routeOptions) {
+    let resolution: Resolution
+    try {
+      resolution = resolveRoute(routeOptions.config?.auth, routeOptions.method, context)
+    } catch (err) {
+      throw new InvalidRouteConfigError(...describe(routeOptions.method, routeOptions.url), (err as Error).message)
+    }
+    // A fresh config object per route: the app may share one config object between routes.
+    routeOptions.config = { ...routeOptions.config, [kRoute]: resolution } as NonNullable<RouteOptions['config']>
+    if (resolution !== PUBLIC) prependHook(routeOptions, normalized.hook, routeHook(resolution as ResolvedRoute, normalized.logLevel))
+  })
+
+  // Fail closed for routes this onRoute hook never saw (declared before the plugin loaded,
+  // e.g. when register() was not awaited): the guard protects them as declared. On every
+  // other route it is one property read.
+  const late = new WeakMap<object, Resolution | Error>()
+  function lateResolution (request: FastifyRequest, config: Record<PropertyKey, unknown>): Resolution | Error {
+    let resolution = late.get(config)
+    if (resolution === undefined) {
+      const [method, url] = describe(request.routeOptions.method, String(request.routeOptions.url))
+      try {
+        resolution = resolveRoute(config.auth, request.routeOptions.method, context)
+        if (resolution !== PUBLIC) request.log.warn({ method, url }, 'fastify-protected-routes: this route was declared before the plugin loaded; it is protected by the fallback hook. Await app.register(protectedRoutes, …) before declaring routes.')
+      } catch (err) {
+        request.log.error({ method, url, reason: (err as RouteConfigProblem).message }, 'fastify-protected-routes: invalid config.auth on a route declared before the plugin loaded')
+        resolution = new RouteNotPreparedError()
+      }
+      late.set(config, resolution)
+    }
+    return resolution
+  }
+
+  const lateHooks = new WeakMap<ResolvedRoute, Hook>()
+  function protectedRoutesGuard (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const config = request.routeOptions.config as unknown as Record<PropertyKey, unknown>
+    if (config[kRoute] !== undefined || request.is404) return done()
+    const resolution = lateResolution(request, config)
+    if (resolution instanceof Error) return done(resolution)
+    if (resolution === PUBLIC) return done()
+    let hook = lateHooks.get(resolution as ResolvedRoute)
+    if (hook === undefined) {
+      hook = routeHook(resolution as ResolvedRoute, normalized.logLevel)
+      lateHooks.set(resolution as ResolvedRoute, hook)
+    }
+    hook(request, reply, done)
+  }
+  addGuardEverywhere(fastify, normalized.hook, protectedRoutesGuard)
+}

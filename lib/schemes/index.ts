@@ -1,0 +1,86 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { verifyBearerAuthFactory as BearerAuthFactory } from '@fastify/bearer-auth'
+import { baseChallenge } from '../challenge.js'
+import { descriptions } from '../errors.js'
+import type { Extractor } from '../credential.js'
+import type { NormalizedOptions } from '../options.js'
+import type { SchemeOptions } from '../types.js'
+import { fromVerifyFunction, guardVerifier, type Verified, type Verifier } from '../verifiers/verifier.js'
+import { staticTokensVerifier } from '../verifiers/static-tokens.js'
+import { apiKeyExtractor, isApiKey } from './api-key.js'
+import { bearerExtractor, isBearerToken } from './bearer.js'
+
+/** A scheme ready for requests: everything per-request work needs, computed once. */
+export interface Scheme {
+  readonly name: string
+  /** Its challenge with no error attribute. */
+  readonly challenge: string
+  /** The fixed description sent when its verifier refuses a credential. */
+  readonly refused: string
+  readonly extract: Extractor
+  readonly verify: (token: string, request: FastifyRequest, reply: FastifyReply) => Verified | null | Promise<Verified | null>
+}
+
+function baseVerifier (name: string, options: SchemeOptions, normalized: NormalizedOptions): Verifier {
+  if (options.verify !== undefined) return fromVerifyFunction(options.verify, normalized.getScopes)
+  const isWellFormed = options.type === 'bearer' ? isBearerToken : isApiKey
+  return staticTokensVerifier(name, options.tokens!, (token) => token.length <= normalized.maxTokenLength && isWellFormed(token), normalized.getScopes)
+}
+
+/**
+ * Runs a bearer verifier through @fastify/bearer-auth's verifyBearerAuth, which reads the
+ * token from the header again and calls its `auth` option. Our verifier is handed to that
+ * option per call: bearer-auth calls `auth` synchronously, before its first await.
+ */
+function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Scheme['verify'] {
+  let current: ((key: string) => Promise<boolean>) | undefined
+  const verifyBearerAuth = factory({
+    keys: [],
+    auth: (key: string) => current!(key),
+    addHook: false,
+    specCompliance: 'rfc6749', // the auth-scheme is case-insensitive (RFC 9110 §11.1)
+    // No log line of its own: refusals are logged once, by this plugin, with the reason.
+    verifyErrorLogLevel: null as unknown as string
+  })
+
+  return function verifyBearer (_token, request, reply) {
+    return new Promise<Verified | null>((resolve, reject) => {
+      let verified: Verified | null = null
+      let fault: unknown
+      current = async (key) => {
+        try {
+          verified = await verifier(key, request)
+        } catch (err) {
+          // Kept from bearer-auth: it would turn a non-Error into a string, which can throw.
+          fault = err
+        }
+        return verified !== null
+      }
+      verifyBearerAuth(request, reply, (err?: Error) => {
+        if (fault !== undefined) reject(fault)
+        else resolve(err === undefined ? verified : null)
+      })
+      current = undefined
+    })
+  }
+}
+
+/** Builds every configured scheme. `bearerAuthFactory` comes from @fastify/bearer-auth. */
+export function buildSchemes (options: NormalizedOptions, bearerAuthFactory: BearerAuthFactory): ReadonlyMap<string, Scheme> {
+  const schemes = new Map<string, Scheme>()
+  for (const [name, scheme] of options.schemes) {
+    const verifier = guardVerifier(baseVerifier(name, scheme, options), options.verifyTimeout)
+    schemes.set(name, Object.freeze({
+      name,
+      challenge: baseChallenge(scheme, options.realm),
+      refused: scheme.type === 'bearer' ? descriptions.invalidToken : descriptions.invalidApiKey,
+      extract: scheme.type === 'bearer'
+        ? bearerExtractor(options.maxTokenLength)
+        : apiKeyExtractor(scheme.in, scheme.name, options.maxTokenLength),
+      verify: scheme.type === 'bearer'
+        ? throughBearerAuth(bearerAuthFactory, verifier)
+        : (token: string, request: FastifyRequest) => verifier(token, request)
+    }))
+  }
+  return schemes
+}

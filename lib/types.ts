@@ -1,0 +1,100 @@
+import type { FastifyRequest } from 'fastify'
+
+/**
+ * Augment this interface to type `request.user` app-wide:
+ *
+ * @example
+ * declare module 'fastify-protected-routes' {
+ *   interface FastifyProtectedRoutes { user: { username: string, scopes: string[] } }
+ * }
+ */
+export interface FastifyProtectedRoutes {}
+
+/** The verified user: the `user` type of {@link FastifyProtectedRoutes}, or a plain object. */
+export type AuthUser = FastifyProtectedRoutes extends { user: infer U } ? U : Record<string, unknown>
+
+/** How the current request was authenticated (`request.auth`). */
+export interface AuthInfo {
+  /** The name of the scheme whose credential identified the user. */
+  readonly scheme: string
+  /** The scopes granted to the user (what the route's `scopes` were checked against). */
+  readonly scopes: readonly string[]
+}
+
+/** What a verifier returns: the user, or a falsy value to refuse the credential. */
+export type VerifyResult = AuthUser | null | undefined | false
+
+/** A function that turns a credential into a user. Sync or async. */
+export type VerifyFunction = (token: string, request: FastifyRequest) => VerifyResult | Promise<VerifyResult>
+
+/** Static credentials: token -> user, as an object or a Map. */
+export type StaticTokens = Readonly<Record<string, AuthUser>> | ReadonlyMap<string, AuthUser>
+
+interface VerifierChoice {
+  /** Turns the credential into a user (sync or async); a falsy result refuses it. */
+  verify?: VerifyFunction
+  /** Static credentials, compared in constant time over digests. */
+  tokens?: StaticTokens
+}
+
+/** `Authorization: Bearer <token>` (RFC 6750 §2.1). Exactly one of `verify` or `tokens`. */
+export interface BearerSchemeOptions extends VerifierChoice {
+  type: 'bearer'
+}
+
+/** An API key in a header, a query parameter or a cookie. Exactly one of `verify` or `tokens`. */
+export interface ApiKeySchemeOptions extends VerifierChoice {
+  type: 'apiKey'
+  in: 'header' | 'query' | 'cookie'
+  /** The header, query parameter or cookie name, e.g. `X-Token`. */
+  name: string
+}
+
+/** One authentication scheme. */
+export type SchemeOptions = BearerSchemeOptions | ApiKeySchemeOptions
+
+/** Per-route predicate: return false to refuse with 403. */
+export type AuthorizeFunction = (request: FastifyRequest, user: AuthUser) => boolean | Promise<boolean>
+
+/** The object form of `config.auth`. */
+export interface RouteAuthOptions {
+  /** Schemes this route accepts (by name). Default: the plugin's `defaultSchemes`. */
+  schemes?: readonly string[]
+  /** Scopes the user must all have. */
+  scopes?: readonly string[]
+  /** A predicate the user must pass (403 when it returns false). */
+  authorize?: AuthorizeFunction
+  /** Let requests without any credential through with `request.user = null`; a bad credential is still refused. */
+  optional?: boolean
+}
+
+/**
+ * `config.auth` on a route: `true` (any default scheme), `false` (public, even under
+ * `protectByDefault`) or {@link RouteAuthOptions}.
+ */
+export type RouteAuthConfig = boolean | RouteAuthOptions
+
+/** Log levels the plugin may log refusals at. */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+/** Options of the plugin. */
+export interface ProtectedRoutesOptions {
+  /** The schemes, by name. At least one. */
+  schemes: Readonly<Record<string, SchemeOptions>>
+  /** What `auth: true` accepts. @default every scheme, in declared order */
+  defaultSchemes?: readonly string[]
+  /** Protect every route that does not say `auth: false`. @default false */
+  protectByDefault?: boolean
+  /** The realm in challenges (RFC 9110 §11.5). @default 'api' */
+  realm?: string
+  /** The lifecycle hook that verifies. @default 'preHandler' */
+  hook?: 'onRequest' | 'preHandler'
+  /** Milliseconds a verifier may take before the request gets 503. @default 10000 */
+  verifyTimeout?: number
+  /** Longest credential accepted, in characters; longer ones get 400 before any verifier runs. @default 8192 */
+  maxTokenLength?: number
+  /** Reads the granted scopes from a user. @default the user's `scopes` array or space-delimited `scope` string */
+  getScopes?: (user: AuthUser) => readonly string[]
+  /** The level refusals are logged at (never with the credential). @default 'info' */
+  logLevel?: LogLevel
+}
