@@ -10,13 +10,13 @@ import {
   MissingCredentialsError,
   VerifierFailedError
 } from './errors.js'
-import { forbiddenChallenge, type ResolvedRoute } from './route-config.js'
+import { forbiddenChallenge, oneOrMany, type ResolvedRoute } from './route-config.js'
 import type { Scheme } from './schemes/index.js'
 import type { LogLevel } from './types.js'
 import { classifyFault, type Verified } from './verifiers/verifier.js'
 
 /** The refusal, after its challenge is on the reply; Fastify's error handler answers it. */
-function refuse (request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, error: Error & { code: string }, scheme: string | undefined, challenge?: string | string[]): Error {
+function refuse (request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, error: Error & { code: string }, scheme: string | undefined, challenge?: string | readonly string[]): Error {
   if (challenge !== undefined) reply.header('www-authenticate', challenge)
   // The reason and the scheme, never the credential.
   request.log[logLevel]({ reason: error.code, scheme }, 'authentication refused')
@@ -24,8 +24,8 @@ function refuse (request: FastifyRequest, reply: FastifyReply, logLevel: LogLeve
 }
 
 /** 401 invalid_token: the failing scheme's challenge carries the error, the others are offered plain. */
-function invalidToken (route: ResolvedRoute, failed: Scheme, description: string): string[] {
-  return route.schemes.map((scheme) => scheme === failed ? errorChallenge(scheme.challenge, 'invalid_token', description) : scheme.challenge)
+function invalidToken (route: ResolvedRoute, failed: Scheme, description: string): string | readonly string[] {
+  return oneOrMany(route.schemes.map((scheme) => scheme === failed ? errorChallenge(scheme.challenge, 'invalid_token', description) : scheme.challenge))
 }
 
 async function verifyOne (scheme: Scheme, token: string, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Promise<Verified> {
@@ -78,7 +78,7 @@ export async function authenticate (route: ResolvedRoute, request: FastifyReques
   }
   if (first === undefined) {
     if (route.optional) return
-    throw refuse(request, reply, logLevel, new MissingCredentialsError(), undefined, route.challenges as string[])
+    throw refuse(request, reply, logLevel, new MissingCredentialsError(), undefined, route.challenges)
   }
 
   // 2. Every presented credential must verify: a bad one is never masked by a good one.
@@ -110,5 +110,7 @@ export async function authenticate (route: ResolvedRoute, request: FastifyReques
   }
 
   request.user = verified.user
-  request.auth = { scheme: first.name, scopes: verified.scopes }
+  request.auth = verified.claims === undefined
+    ? { scheme: first.name, scopes: verified.scopes }
+    : { scheme: first.name, scopes: verified.scopes, claims: verified.claims }
 }

@@ -61,8 +61,9 @@ function checkScheme (name: string, scheme: unknown): SchemeOptions {
   } else if (scheme.type !== 'bearer') {
     fail(`schemes.${name}.type must be 'bearer' or 'apiKey'`)
   }
-  const sources = ['verify', 'tokens'].filter((key) => scheme[key] !== undefined)
-  if (sources.length !== 1) fail(`schemes.${name} needs exactly one of verify or tokens`)
+  if (scheme.type !== 'bearer' && scheme.jwt !== undefined) fail(`schemes.${name}.jwt is for bearer schemes`)
+  const sources = ['verify', 'tokens', 'jwt'].filter((key) => scheme[key] !== undefined)
+  if (sources.length !== 1) fail(`schemes.${name} needs exactly one of ${scheme.type === 'bearer' ? 'verify, tokens or jwt' : 'verify or tokens'}`)
   if (scheme.verify !== undefined && typeof scheme.verify !== 'function') fail(`schemes.${name}.verify must be a function`)
   return scheme as unknown as SchemeOptions
 }

@@ -57,7 +57,7 @@ function addGuardEverywhere (instance: FastifyInstance, name: 'onRequest' | 'pre
 /** The plugin body: see {@link ProtectedRoutesOptions}. */
 export async function protectedRoutesPlugin (fastify: FastifyInstance, options: ProtectedRoutesOptions): Promise<void> {
   const normalized = normalizeOptions(options)
-  const schemes: ReadonlyMap<string, Scheme> = buildSchemes(normalized, await loadBearerAuthFactory(fastify))
+  const schemes: ReadonlyMap<string, Scheme> = await buildSchemes(normalized, await loadBearerAuthFactory(fastify))
   const context = { schemes, defaultSchemes: normalized.defaultSchemes, protectByDefault: normalized.protectByDefault }
 
   fastify.decorateRequest('user', null)

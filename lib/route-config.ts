@@ -8,8 +8,8 @@ export interface ResolvedRoute {
   readonly scopes: readonly string[]
   readonly authorize: AuthorizeFunction | undefined
   readonly optional: boolean
-  /** One challenge per accepted scheme, in order (RFC 9110 §11.6.1). */
-  readonly challenges: readonly string[]
+  /** The 401 header value: one challenge per accepted scheme, in order (RFC 9110 §11.6.1); a string when there is one. */
+  readonly challenges: string | readonly string[]
 }
 
 /** What a route that asks for nothing resolves to. */
@@ -79,8 +79,13 @@ export function resolveRoute (auth: unknown, method: string | readonly string[],
     scopes: Object.freeze([...scopes]),
     authorize: record.authorize as AuthorizeFunction | undefined,
     optional: record.optional === true,
-    challenges: Object.freeze(schemes.map((scheme) => scheme.challenge))
+    challenges: oneOrMany(schemes.map((scheme) => scheme.challenge))
   })
+}
+
+/** Header values: a single challenge as a string, several as one header line each. */
+export function oneOrMany (values: string[]): string | readonly string[] {
+  return values.length === 1 ? values[0] as string : Object.freeze(values)
 }
 
 /** The 403 challenge for a route, on the scheme that identified the user. */

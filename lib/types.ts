@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify'
+import type { JwtOptions } from './verifiers/jwt-options.js'
 
 /**
  * Augment this interface to type `request.user` app-wide:
@@ -19,6 +20,8 @@ export interface AuthInfo {
   readonly scheme: string
   /** The scopes granted to the user (what the route's `scopes` were checked against). */
   readonly scopes: readonly string[]
+  /** The verified JWT claims, when the scheme verifies JWTs. */
+  readonly claims?: Readonly<Record<string, unknown>>
 }
 
 /** What a verifier returns: the user, or a falsy value to refuse the credential. */
@@ -37,9 +40,11 @@ interface VerifierChoice {
   tokens?: StaticTokens
 }
 
-/** `Authorization: Bearer <token>` (RFC 6750 §2.1). Exactly one of `verify` or `tokens`. */
+/** `Authorization: Bearer <token>` (RFC 6750 §2.1). Exactly one of `verify`, `tokens` or `jwt`. */
 export interface BearerSchemeOptions extends VerifierChoice {
   type: 'bearer'
+  /** Verify the token as a JWT access token (RFC 9068, RFC 8725). */
+  jwt?: JwtOptions
 }
 
 /** An API key in a header, a query parameter or a cookie. Exactly one of `verify` or `tokens`. */

@@ -7,6 +7,7 @@ import type { NormalizedOptions } from '../options.js'
 import type { SchemeOptions } from '../types.js'
 import { fromVerifyFunction, guardVerifier, type Verified, type Verifier } from '../verifiers/verifier.js'
 import { staticTokensVerifier } from '../verifiers/static-tokens.js'
+import { jwtVerifier } from '../verifiers/jwt.js'
 import { apiKeyExtractor, isApiKey } from './api-key.js'
 import { bearerExtractor, isBearerToken } from './bearer.js'
 
@@ -21,8 +22,9 @@ export interface Scheme {
   readonly verify: (token: string, request: FastifyRequest, reply: FastifyReply) => Verified | null | Promise<Verified | null>
 }
 
-function baseVerifier (name: string, options: SchemeOptions, normalized: NormalizedOptions): Verifier {
+async function baseVerifier (name: string, options: SchemeOptions, normalized: NormalizedOptions): Promise<Verifier> {
   if (options.verify !== undefined) return fromVerifyFunction(options.verify, normalized.getScopes)
+  if (options.type === 'bearer' && options.jwt !== undefined) return await jwtVerifier(name, options.jwt)
   const isWellFormed = options.type === 'bearer' ? isBearerToken : isApiKey
   return staticTokensVerifier(name, options.tokens!, (token) => token.length <= normalized.maxTokenLength && isWellFormed(token), normalized.getScopes)
 }
@@ -66,10 +68,10 @@ function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Sch
 }
 
 /** Builds every configured scheme. `bearerAuthFactory` comes from @fastify/bearer-auth. */
-export function buildSchemes (options: NormalizedOptions, bearerAuthFactory: BearerAuthFactory): ReadonlyMap<string, Scheme> {
+export async function buildSchemes (options: NormalizedOptions, bearerAuthFactory: BearerAuthFactory): Promise<ReadonlyMap<string, Scheme>> {
   const schemes = new Map<string, Scheme>()
   for (const [name, scheme] of options.schemes) {
-    const verifier = guardVerifier(baseVerifier(name, scheme, options), options.verifyTimeout)
+    const verifier = guardVerifier(await baseVerifier(name, scheme, options), options.verifyTimeout)
     schemes.set(name, Object.freeze({
       name,
       challenge: baseChallenge(scheme, options.realm),

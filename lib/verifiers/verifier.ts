@@ -6,6 +6,8 @@ import type { AuthUser } from '../types.js'
 export interface Verified {
   readonly user: AuthUser
   readonly scopes: readonly string[]
+  /** The verified JWT claims, for verifiers that have them. */
+  readonly claims?: Readonly<Record<string, unknown>>
 }
 
 /**

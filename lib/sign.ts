@@ -1,0 +1,2 @@
+// Contract for the signing helper; implemented with the JWT verifier.
+export {}
