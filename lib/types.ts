@@ -61,17 +61,27 @@ export type SchemeOptions = BearerSchemeOptions | ApiKeySchemeOptions
 /** Per-route predicate: return false to refuse with 403. */
 export type AuthorizeFunction = (request: FastifyRequest, user: AuthUser) => boolean | Promise<boolean>
 
-/** The object form of `config.auth`. */
-export interface RouteAuthOptions {
+interface RouteAuthFields {
   /** Schemes this route accepts (by name). Default: the plugin's `defaultSchemes`. */
   schemes?: readonly string[]
   /** Scopes the user must all have. */
   scopes?: readonly string[]
-  /** A predicate the user must pass (403 when it returns false). */
+  /** A predicate the user must pass (403 unless it returns true). */
   authorize?: AuthorizeFunction
   /** Let requests without any credential through with `request.user = null`; a bad credential is still refused. */
   optional?: boolean
 }
+
+/**
+ * The object form of `config.auth`: at least one of its keys. (An object type whose keys
+ * are all optional is a weak type, and Fastify's inferred route config would let
+ * `auth: 'yes'` through it; requiring one key closes that.)
+ */
+export type RouteAuthOptions =
+  | (RouteAuthFields & { schemes: readonly string[] })
+  | (RouteAuthFields & { scopes: readonly string[] })
+  | (RouteAuthFields & { authorize: AuthorizeFunction })
+  | (RouteAuthFields & { optional: boolean })
 
 /**
  * `config.auth` on a route: `true` (any default scheme), `false` (public, even under
