@@ -19,6 +19,9 @@ const protectedRoutes = fp<ProtectedRoutesOptions>(protectedRoutesPlugin, {
 
 export default protectedRoutes
 export { protectedRoutes }
+export { signAccessToken } from './sign.js'
+export type { SignAccessTokenOptions } from './sign.js'
+export type { JwtOptions, JwtPublicKey, ScopeClaim } from './verifiers/jwt-options.js'
 export {
   AccessDeniedError,
   InsufficientScopeError,

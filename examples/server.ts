@@ -1,0 +1,228 @@
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import rateLimit from '@fastify/rate-limit'
+import { createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto'
+import { promisify } from 'node:util'
+import protectedRoutes from '../lib/index.js'
+import { tokenEndpoint } from './token-endpoint.js'
+import { demoUsers, publicUser, type PublicUser, type UserDirectory } from './users.js'
+
+/** The X-Token that opens GET /protected unless another is configured. */
+export const DEFAULT_SECRET_TOKEN = 'mysecrettoken'
+/** `iss` of the access tokens this server issues, and the only issuer it accepts. */
+export const ISSUER = 'urn:fastify-protected-routes:example'
+/** `aud` of the access tokens: this API. */
+export const AUDIENCE = 'urn:fastify-protected-routes:example:api'
+/** The signing algorithm: ECDSA on P-256 (RFC 7518 §3.4). */
+export const ALGORITHM = 'ES256'
+/** The realm of every challenge (RFC 9110 §11.5). */
+export const REALM = 'example'
+
+/** A writable that receives one JSON log line per call (pino's destination). */
+export interface LogStream {
+  write (line: string): void
+}
+
+/** Options of {@link buildServer}. Every one has a default that suits the demo. */
+export interface ServerOptions {
+  /** `false` (the default) for no log; `true` for pino at info on stdout; or a level and a destination. */
+  logger?: boolean | { level?: string, stream?: LogStream } | undefined
+  /** The X-Token GET /protected accepts. @default DEFAULT_SECRET_TOKEN */
+  secretToken?: string | undefined
+  /** The P-256 private key that signs access tokens. @default a key generated when the server is built */
+  signingKey?: KeyObject | undefined
+  /** Access-token lifetime in seconds. @default 900 */
+  tokenLifetime?: number | undefined
+  /** POST /token requests allowed per client address and window (ms). @default { max: 10, timeWindow: 60000 } */
+  rateLimit?: { max: number, timeWindow: number } | undefined
+  /** The accounts. @default the demo users (alice, bob, carol) */
+  users?: UserDirectory | undefined
+}
+
+const generateKeyPairAsync = promisify(generateKeyPair)
+
+/** Where credentials travel: never written to a log (pino's redact paths). */
+const redact = [
+  'req.headers.authorization',
+  'req.headers["proxy-authorization"]',
+  'req.headers["x-token"]',
+  'req.headers.cookie'
+]
+
+/**
+ * The request as logged: its headers (with the credentials redacted) and its path. The query
+ * string is left out, because credentials turn up there too (RFC 6750 §2.3 access_token, or a
+ * client that puts a password in the URL).
+ */
+function serializeRequest (request: FastifyRequest): Record<string, unknown> {
+  const query = request.url.indexOf('?')
+  return {
+    method: request.method,
+    url: query === -1 ? request.url : request.url.slice(0, query),
+    remoteAddress: request.ip,
+    headers: request.headers
+  }
+}
+
+function loggerOptions (logger: ServerOptions['logger']): Record<string, unknown> | false {
+  if (logger === false || logger === undefined) return false
+  return { level: 'info', ...(logger === true ? {} : logger), redact, serializers: { req: serializeRequest } }
+}
+
+const message = {
+  type: 'object',
+  required: ['message'],
+  properties: { message: { type: 'string' } }
+} as const
+
+const userSchema = {
+  type: 'object',
+  required: ['username', 'full_name', 'email', 'scopes'],
+  // The serializer writes these properties and no other, so no hash can slip into a response.
+  properties: {
+    username: { type: 'string' },
+    full_name: { type: 'string' },
+    email: { type: 'string' },
+    scopes: { type: 'array', items: { type: 'string' } }
+  }
+} as const
+
+const itemSchema = {
+  type: 'object',
+  required: ['id', 'name', 'owner'],
+  properties: {
+    id: { type: 'integer' },
+    name: { type: 'string' },
+    description: { type: 'string' },
+    owner: { type: 'string' }
+  }
+} as const
+
+const newItemSchema = {
+  type: 'object',
+  required: ['name'],
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 100 },
+    description: { type: 'string', maxLength: 1000 }
+  }
+} as const
+
+interface Item {
+  id: number
+  name: string
+  description?: string
+  owner: string
+}
+
+interface NewItem {
+  name: string
+  description?: string
+}
+
+/** request.user on a route guarded by the bearer scheme: the user our `jwt.user` mapped the token to. */
+function currentUser (request: FastifyRequest): PublicUser {
+  return request.user as PublicUser
+}
+
+/**
+ * Builds the example app without listening: the routes of FastAPI's "protected routes" and
+ * OAuth2 password tutorials, guarded by fastify-protected-routes.
+ *
+ * @example
+ * const app = await buildServer({ logger: true })
+ * await app.listen({ port: 3000 })
+ */
+export async function buildServer (options: ServerOptions = {}): Promise<FastifyInstance> {
+  const tokenLifetime = options.tokenLifetime ?? 900
+  if (!Number.isInteger(tokenLifetime) || tokenLifetime < 1) throw new TypeError('tokenLifetime must be a positive integer (seconds)')
+  const signingKey = options.signingKey ?? (await generateKeyPairAsync('ec', { namedCurve: 'P-256' })).privateKey
+  if (signingKey.type !== 'private' || signingKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new TypeError('signingKey must be a P-256 private key (ES256)')
+  }
+  const users = options.users ?? await demoUsers()
+  const secretToken = options.secretToken ?? DEFAULT_SECRET_TOKEN
+
+  const app = Fastify({
+    logger: loggerOptions(options.logger),
+    // Reject what the schema does not allow instead of coercing or trimming it.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } }
+  })
+
+  // Rate limits are set per route (only POST /token has one).
+  await app.register(rateLimit, { global: false })
+
+  await app.register(protectedRoutes, {
+    realm: REALM,
+    // Fail closed: a route is protected unless it says `auth: false`.
+    protectByDefault: true,
+    defaultSchemes: ['bearerAuth'],
+    // Before the body is read: an unauthenticated request never gets its body parsed or validated.
+    hook: 'onRequest',
+    schemes: {
+      // OAuth2PasswordBearer: the access tokens POST /token issues.
+      bearerAuth: {
+        type: 'bearer',
+        jwt: {
+          publicKey: createPublicKey(signingKey),
+          algorithms: [ALGORITHM],
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          typ: 'at+jwt',
+          // Looked up on every request: a disabled or deleted account loses access at once.
+          user (claims) {
+            const user = users.find(claims.sub)
+            return user === undefined || user.disabled ? null : publicUser(user)
+          }
+        }
+      },
+      // FastAPI's X-Token header dependency.
+      tokenHeader: { type: 'apiKey', in: 'header', name: 'X-Token', tokens: { [secretToken]: { username: 'service' } } }
+    }
+  })
+
+  app.get('/public', {
+    config: { auth: false },
+    schema: { response: { 200: message } }
+  }, async () => ({ message: 'Welcome to the public route!' }))
+
+  app.get('/protected', {
+    config: { auth: { schemes: ['tokenHeader'] } },
+    schema: { response: { 200: message } }
+  }, async () => ({ message: 'You have access to the protected route!' }))
+
+  await app.register(tokenEndpoint, {
+    users,
+    signingKey,
+    algorithm: ALGORITHM,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    tokenLifetime,
+    rateLimit: options.rateLimit ?? { max: 10, timeWindow: 60_000 }
+  })
+
+  app.get('/users/me', {
+    config: { auth: { scopes: ['me:read'] } },
+    schema: { response: { 200: userSchema } }
+  }, async (request) => currentUser(request))
+
+  const items: Item[] = [
+    { id: 1, name: 'Looking glass', description: 'Leads to a room that is not quite this one', owner: 'alice' },
+    { id: 2, name: 'Spirit level', owner: 'bob' }
+  ]
+
+  app.get('/items', {
+    config: { auth: { scopes: ['items:read'] } },
+    schema: { response: { 200: { type: 'array', items: itemSchema } } }
+  }, async () => items)
+
+  app.post<{ Body: NewItem }>('/items', {
+    config: { auth: { scopes: ['items:write'] } },
+    schema: { body: newItemSchema, response: { 201: itemSchema } }
+  }, async (request, reply) => {
+    const item: Item = { id: items.length + 1, ...request.body, owner: currentUser(request).username }
+    items.push(item)
+    return reply.code(201).send(item)
+  })
+
+  return app
+}

@@ -1,0 +1,18 @@
+import { banner, readConfig } from './config.js'
+import { buildServer } from './server.js'
+
+// `npm start`: the example on PORT (default 3000) of HOST (default 127.0.0.1). Tests run it as a
+// child process and never import it.
+const config = readConfig(process.env)
+const app = await buildServer({ logger: true, secretToken: config.secretToken })
+const url = await app.listen({ port: config.port, host: config.host })
+
+// Stop taking connections, finish the requests in flight, then let the process end by itself.
+async function shutdown (signal: NodeJS.Signals): Promise<void> {
+  app.log.info({ signal }, 'closing')
+  await app.close()
+}
+process.once('SIGINT', shutdown)
+process.once('SIGTERM', shutdown)
+
+process.stdout.write(banner(url, config))
