@@ -46,6 +46,9 @@ function isPlainObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
+// Node's timers overflow past this and fire after 1 ms instead.
+const MAX_TIMEOUT = 2 ** 31 - 1
+
 function positiveInteger (value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) fail(`${name} must be a positive integer`)
@@ -65,7 +68,31 @@ function checkScheme (name: string, scheme: unknown): SchemeOptions {
   const sources = ['verify', 'tokens', 'jwt'].filter((key) => scheme[key] !== undefined)
   if (sources.length !== 1) fail(`schemes.${name} needs exactly one of ${scheme.type === 'bearer' ? 'verify, tokens or jwt' : 'verify or tokens'}`)
   if (scheme.verify !== undefined && typeof scheme.verify !== 'function') fail(`schemes.${name}.verify must be a function`)
+  if (scheme.tokens !== undefined && !(scheme.tokens instanceof Map) && !isPlainObject(scheme.tokens)) fail(`schemes.${name}.tokens must be an object or a Map`)
+  checkOpenapiFields(name, scheme) // fastify-protected-routes/openapi
   return scheme as unknown as SchemeOptions
+}
+
+// --- fastify-protected-routes/openapi: the document-only fields of a bearer scheme (lib/openapi.ts).
+// RFC 6749 §3.3 scope-token, as in route-config.ts.
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
+
+function checkOpenapiFields (name: string, scheme: Record<string, unknown>): void {
+  if (scheme.tokenUrl === undefined && scheme.scopes === undefined) return
+  if (scheme.type !== 'bearer') fail(`schemes.${name}.tokenUrl and scopes are for bearer schemes`)
+  if (scheme.tokenUrl === undefined) fail(`schemes.${name}.scopes needs tokenUrl: it describes the scopes of the OAuth2 flow`)
+  if (typeof scheme.tokenUrl !== 'string' || !/^[\x21-\x7e]+$/.test(scheme.tokenUrl)) fail(`schemes.${name}.tokenUrl must be a URL or a path, e.g. '/token'`)
+  if (scheme.scopes !== undefined && (!isPlainObject(scheme.scopes) ||
+    Object.entries(scheme.scopes).some(([scope, description]) => !SCOPE_TOKEN.test(scope) || typeof description !== 'string'))) {
+    fail(`schemes.${name}.scopes must map scope tokens to descriptions`)
+  }
+}
+// --- end fastify-protected-routes/openapi
+
+function timeout (value: unknown): number {
+  const ms = positiveInteger(value, 'verifyTimeout', defaults.verifyTimeout)
+  if (ms > MAX_TIMEOUT) fail(`verifyTimeout must be at most ${MAX_TIMEOUT}`)
+  return ms
 }
 
 /** Validates plugin options and fills in defaults; throws {@link InvalidOptionError}. */
@@ -102,7 +129,7 @@ export function normalizeOptions (options: ProtectedRoutesOptions): NormalizedOp
     protectByDefault,
     realm,
     hook,
-    verifyTimeout: positiveInteger(options.verifyTimeout, 'verifyTimeout', defaults.verifyTimeout),
+    verifyTimeout: timeout(options.verifyTimeout),
     maxTokenLength: positiveInteger(options.maxTokenLength, 'maxTokenLength', defaults.maxTokenLength),
     getScopes,
     logLevel

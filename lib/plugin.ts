@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import bearerAuth, { type verifyBearerAuthFactory as BearerAuthFactory } from '@fastify/bearer-auth'
 import { authenticate } from './authenticate.js'
 import { InvalidRouteConfigError, RouteNotPreparedError } from './errors.js'
+import { openapiDocumenter } from './openapi.js'
 import { normalizeOptions, type NormalizedOptions } from './options.js'
 import { PUBLIC, resolveRoute, RouteConfigProblem, type ResolvedRoute } from './route-config.js'
 import { buildSchemes, type Scheme } from './schemes/index.js'
@@ -40,25 +41,14 @@ function prependHook (routeOptions: RouteOptions, name: 'onRequest' | 'preHandle
   routeOptions[name] = existing === undefined ? [hook] : [hook, ...(Array.isArray(existing) ? existing : [existing])]
 }
 
-/**
- * Instances created before this plugin loaded never see its hooks. Fastify keeps the
- * child contexts of an instance under a symbol; reach them so their routes are guarded too.
- */
-function childrenOf (instance: FastifyInstance): FastifyInstance[] {
-  const key = Object.getOwnPropertySymbols(instance).find((symbol) => symbol.description === 'fastify.children')
-  return key === undefined ? [] : (instance as unknown as Record<symbol, FastifyInstance[]>)[key] ?? []
-}
-
-function addGuardEverywhere (instance: FastifyInstance, name: 'onRequest' | 'preHandler', guard: Hook): void {
-  instance.addHook(name, guard)
-  for (const child of childrenOf(instance)) addGuardEverywhere(child, name, guard)
-}
-
 /** The plugin body: see {@link ProtectedRoutesOptions}. */
 export async function protectedRoutesPlugin (fastify: FastifyInstance, options: ProtectedRoutesOptions): Promise<void> {
   const normalized = normalizeOptions(options)
   const schemes: ReadonlyMap<string, Scheme> = await buildSchemes(normalized, await loadBearerAuthFactory(fastify))
   const context = { schemes, defaultSchemes: normalized.defaultSchemes, protectByDefault: normalized.protectByDefault }
+
+  // @fastify/swagger, if the app registers it (either order): security, responses, securitySchemes.
+  const openapi = openapiDocumenter(fastify, normalized)
 
   fastify.decorateRequest('user', null)
   fastify.decorateRequest('auth', null)
@@ -75,6 +65,7 @@ export async function protectedRoutesPlugin (fastify: FastifyInstance, options: 
     // A fresh config object per route: the app may share one config object between routes.
     routeOptions.config = { ...routeOptions.config, [kRoute]: resolution } as NonNullable<RouteOptions['config']>
     if (resolution !== PUBLIC) prependHook(routeOptions, normalized.hook, routeHook(resolution as ResolvedRoute, normalized.logLevel))
+    openapi.addRoute(routeOptions, resolution)
   })
 
   // Fail closed for routes this onRoute hook never saw (declared before the plugin loaded,
@@ -111,5 +102,7 @@ export async function protectedRoutesPlugin (fastify: FastifyInstance, options: 
     }
     hook(request, reply, done)
   }
-  addGuardEverywhere(fastify, normalized.hook, protectedRoutesGuard)
+  // Fastify's addHook also reaches the child contexts that already exist (registered before
+  // this plugin), so their early routes are guarded too, each exactly once.
+  fastify.addHook(normalized.hook, protectedRoutesGuard)
 }

@@ -45,6 +45,21 @@ export interface BearerSchemeOptions extends VerifierChoice {
   type: 'bearer'
   /** Verify the token as a JWT access token (RFC 9068, RFC 8725). */
   jwt?: JwtOptions
+  /**
+   * For the OpenAPI document only: the OAuth 2.0 token endpoint where clients get tokens
+   * for this scheme. With it, @fastify/swagger shows the scheme as an `oauth2` password
+   * flow (so Swagger UI can log in) instead of plain `http` bearer. This plugin does not
+   * serve the endpoint.
+   * @example '/token'
+   */
+  tokenUrl?: string
+  /**
+   * For the OpenAPI document only (needs `tokenUrl`): descriptions of the scopes of the
+   * `oauth2` flow. Scopes that routes require but that are not listed here are added with
+   * an empty description.
+   * @example { 'items:read': 'Read items' }
+   */
+  scopes?: Readonly<Record<string, string>>
 }
 
 /** An API key in a header, a query parameter or a cookie. Exactly one of `verify` or `tokens`. */

@@ -1,0 +1,153 @@
+import t from 'tap'
+import { Validator } from '@seriousme/openapi-schema-validator'
+import { completeDocument, requirements, securityScheme, TAG, toYaml, type DocumentContext, type Tag } from '../lib/openapi.js'
+import { PUBLIC, type ResolvedRoute } from '../lib/route-config.js'
+import type { Scheme } from '../lib/schemes/index.js'
+
+// The pieces of lib/openapi.ts on their own, for what an app cannot easily reach.
+
+const jwt = { secret: 'a-secret-of-at-least-32-bytes-long!', algorithms: ['HS256'], issuer: 'https://issuer.example', audience: 'api' }
+
+function route (fields: Partial<ResolvedRoute> & { names?: string[] }): ResolvedRoute {
+  return {
+    schemes: (fields.names ?? ['bearerAuth']).map((name) => ({ name }) as Scheme),
+    scopes: fields.scopes ?? [],
+    authorize: fields.authorize,
+    optional: fields.optional ?? false,
+    challenges: 'Bearer realm="api"'
+  }
+}
+
+function context (fields: Partial<DocumentContext> = {}): DocumentContext {
+  return {
+    flavour: fields.flavour ?? '3.1',
+    protectByDefault: fields.protectByDefault ?? false,
+    declared: fields.declared ?? new Map([['bearerAuth', { type: 'http', scheme: 'bearer' }]]),
+    tags: fields.tags ?? new Set()
+  }
+}
+
+t.test('a bearer scheme with a JWT verifier says bearerFormat: JWT', async (t) => {
+  const scheme = { type: 'bearer', jwt } as const
+  t.same(securityScheme(scheme, '3.1', []), { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+  t.same(securityScheme(scheme, '3.0', []), { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+  t.same(securityScheme(scheme, '2.0', []), { type: 'apiKey', in: 'header', name: 'Authorization', description: 'Authorization: Bearer <JWT>' })
+  t.same(securityScheme({ type: 'bearer', tokens: {} }, '3.1', []), { type: 'http', scheme: 'bearer' }, 'and without one, no format')
+})
+
+t.test('an oauth2 flow lists the scopes routes require after the described ones', async (t) => {
+  const scheme = { type: 'bearer', tokens: {}, tokenUrl: '/token', scopes: { 'items:read': 'Read items' } } as const
+  t.same(securityScheme(scheme, '3.0', ['items:write', 'items:read']), {
+    type: 'oauth2',
+    flows: { password: { tokenUrl: '/token', scopes: { 'items:read': 'Read items', 'items:write': '' } } }
+  })
+})
+
+t.test('Swagger 2.0 cannot express a cookie API key', async (t) => {
+  t.equal(securityScheme({ type: 'apiKey', in: 'cookie', name: 'session', tokens: {} }, '2.0', []), undefined)
+  t.same(securityScheme({ type: 'apiKey', in: 'cookie', name: 'session', tokens: {} }, '3.0', []), { type: 'apiKey', in: 'cookie', name: 'session' })
+})
+
+t.test('a public route says nothing about security unless protectByDefault is on', async (t) => {
+  t.equal(requirements(PUBLIC, context()), undefined)
+  t.same(requirements(PUBLIC, context({ protectByDefault: true })), [])
+})
+
+t.test('a route whose schemes the document cannot express says nothing, even when optional', async (t) => {
+  t.equal(requirements(route({ names: ['cookieKey'], optional: true }), context({ flavour: '2.0' })), undefined)
+})
+
+const tags = new Set<Tag>()
+function tag (resolution: ResolvedRoute): Tag {
+  const made = { resolution, handWritten: undefined }
+  tags.add(made)
+  return made
+}
+
+t.test('completing a document copes with whatever a transformObject left', async (t) => {
+  const protectedRoute = route({})
+  const doc: Record<string, unknown> = {
+    openapi: '3.2.0',
+    paths: {
+      '/null': null,
+      '/a': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        get: { [TAG]: tag(protectedRoute) },
+        additionalOperations: { MKCOL: { [TAG]: tag(protectedRoute), responses: { 201: { description: 'Created' } } } }
+      }
+    }
+  }
+  completeDocument(doc, context({ tags }))
+  const paths = doc.paths as Record<string, Record<string, any>>
+  t.equal(paths['/null'], null)
+  t.same(paths['/a']?.get.security, [{ bearerAuth: [] }])
+  t.same(Object.keys(paths['/a']?.get.responses), ['400', '401'], 'responses are created when missing')
+  t.same(paths['/a']?.additionalOperations.MKCOL.security, [{ bearerAuth: [] }], 'OpenAPI 3.2 additionalOperations')
+  t.same(Object.keys(paths['/a']?.additionalOperations.MKCOL.responses), ['201', '400', '401'])
+  t.same(doc.components, { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } }, 'components are created when missing')
+})
+
+t.test('a document without paths, or without tags, is left as it is', async (t) => {
+  const noPaths = { openapi: '3.1.0', info: { title: 't', version: '1' } }
+  completeDocument(noPaths, context())
+  t.same(noPaths, { openapi: '3.1.0', info: { title: 't', version: '1' } })
+  const untagged = { openapi: '3.1.0', paths: { '/a': { get: { responses: {} } } } }
+  completeDocument(untagged, context())
+  t.same(untagged, { openapi: '3.1.0', paths: { '/a': { get: { responses: {} } } } })
+  const another = { resolution: route({}), handWritten: undefined }
+  const taggedByAnother = { openapi: '3.1.0', paths: { '/a': { get: { [TAG]: another, responses: {} } } } }
+  completeDocument(taggedByAnother, context())
+  t.same(taggedByAnother, { openapi: '3.1.0', paths: { '/a': { get: { [TAG]: another, responses: {} } } } }, 'a tag of another plugin instance is left to it')
+})
+
+t.test('YAML: block style, plain scalars only where nothing else can be read', async (t) => {
+  t.equal(toYaml({
+    a: [1, 'two', true, null, [], {}],
+    b: [[1, 2], [{ c: 'd' }]],
+    list: [{ k: 1, l: [2] }],
+    'x y': { yes: 'No', 200: '3.0', Key_1: 'plain-text_1', ctl: 'a\u007fb\u009f' },
+    empty: {},
+    skipped: undefined
+  }), [
+    'a:',
+    '  - 1',
+    '  - two',
+    '  - true',
+    '  - null',
+    '  - []',
+    '  - {}',
+    'b:',
+    '  - - 1',
+    '    - 2',
+    '  - - c: d',
+    'list:',
+    '  - k: 1',
+    '    l:',
+    '      - 2',
+    '"x y":',
+    '  "200": "3.0"',
+    '  "yes": "No"',
+    '  Key_1: plain-text_1',
+    '  ctl: "a\\u007fb\\u009f"',
+    'empty: {}',
+    ''
+  ].join('\n'))
+  t.equal(toYaml('a scalar'), '"a scalar"\n')
+  t.equal(toYaml([]), '[]\n')
+})
+
+t.test('YAML reads back as the same JSON', async (t) => {
+  const tricky = {
+    words: ['yes', 'No', 'ON', 'off', 'y', 'N', 'true', 'False', 'null', 'Null', '~', ''],
+    numbers: ['123', '1e3', '0x1F', '.5', '-1', '1_000', '12:30', 0, -1.5, 1e21, 3.14],
+    marks: [' lead', 'trail ', 'a: b', '- x', '#c', 'x #c', '&anchor', '*alias', '!tag', '%d', '@at', '`tick', '|', '>', '[', '{', '?', ','],
+    escapes: ['multi\nline', 'tab\there', 'quote"', "single'", 'back\\slash', 'del\u007f', 'c1\u0085\u009f', 'nul\u0000', 'é ✓ \u2028 \ud83d\ude00'],
+    keys: { 200: 'status', 'x y': 1, true: 2, 'a:b': 3, '': 4, '-': 5, é: 6 },
+    nested: [[[]], [{}], [[1, [2, { a: [3] }]]], { deep: { deeper: [{ a: 1, b: [{ c: null }] }] } }],
+    flags: [true, false, null]
+  }
+  const spec = { openapi: '3.1.0', info: { title: 'yes', version: '1.0', 'x-data': tricky }, paths: {} }
+  const validator = new Validator()
+  t.same(await validator.validate(toYaml(spec)), { valid: true })
+  t.same(validator.specification, spec)
+})
