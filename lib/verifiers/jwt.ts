@@ -1,8 +1,168 @@
-import { InvalidOptionError } from '../errors.js'
+import { hash } from 'node:crypto'
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import { jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose'
+import { LruMap } from 'toad-cache'
+import { InvalidTokenError } from '../errors.js'
+import type { AuthUser } from '../types.js'
+import { checkJwtOptions, type JwtConfig } from './jwt-config.js'
+import { keyResolver, type KeyResolver } from './jwt-keys.js'
 import type { JwtOptions } from './jwt-options.js'
-import type { Verifier } from './verifier.js'
+import { jwtDescriptions, toRefusal } from './jwt-refusals.js'
+import type { Verified, Verifier } from './verifier.js'
 
-/** Placeholder until the JWT verifier lands: configuring `jwt` stops the boot. */
-export async function jwtVerifier (schemeName: string, _options: JwtOptions): Promise<Verifier> {
-  throw new InvalidOptionError(`schemes.${schemeName}.jwt is not available yet`)
+/**
+ * Internal hooks, for tests and the benchmark only (not public API): a clock in ms and a
+ * callback run at each full verification (each cache miss that reaches jose).
+ */
+export const kJwtInternals = Symbol('fastify-protected-routes.jwt-internals')
+
+/** What {@link kJwtInternals} may hold. */
+export interface JwtInternals {
+  readonly now?: () => number
+  readonly onVerify?: () => void
+}
+
+type Claims = Readonly<Record<string, unknown>>
+
+/** What a full verification yields; shared by the cache and by concurrent requests. */
+interface Entry {
+  /** The answer when there is no `user` mapping: the claims are the user. */
+  readonly verified: Verified & { readonly claims: Claims }
+  /** Epoch ms after which the entry must not be used: never past exp (nor iat + maxTokenAge). */
+  readonly expiresAt: number
+}
+
+function isThenable<T> (value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function'
+}
+
+/** Claims are shared by every request that presents the token: nothing may change them. */
+function deepFreeze<T> (value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child)
+    Object.freeze(value)
+  }
+  return value
+}
+
+function malformed (): Error {
+  return new InvalidTokenError(jwtDescriptions.malformed)
+}
+
+/** RFC 9068 §2.2.3 `scope` (space-delimited), or an array of strings (`scp`, `permissions`). */
+function readScopes (claims: Claims, scopeClaim: JwtConfig['scopeClaim']): readonly string[] {
+  const name = scopeClaim ?? (claims.scope !== undefined ? 'scope' : claims.scp !== undefined ? 'scp' : 'permissions')
+  const value = claims[name]
+  if (value === undefined) return Object.freeze([])
+  if (typeof value === 'string') return Object.freeze(value.split(' ').filter((scope) => scope !== ''))
+  if (Array.isArray(value) && value.every((scope) => typeof scope === 'string')) return value as readonly string[]
+  throw malformed()
+}
+
+function joseOptions (config: JwtConfig): JWTVerifyOptions {
+  return {
+    algorithms: [...config.algorithms],
+    issuer: config.issuer,
+    audience: config.audience,
+    clockTolerance: config.clockTolerance,
+    requiredClaims: [...config.requiredClaims],
+    ...(config.typ === undefined ? {} : { typ: config.typ }),
+    ...(config.maxTokenAge === undefined ? {} : { maxTokenAge: config.maxTokenAge })
+  }
+}
+
+function keyFor (resolve: KeyResolver, log: FastifyBaseLogger): JWTVerifyGetKey {
+  return function getKey (header, token) {
+    // RFC 7515 §4.1.11: we implement no extension, so any crit header is refused (jose alone would accept "b64").
+    if (header.crit !== undefined) throw new InvalidTokenError(jwtDescriptions.criticalHeader)
+    return resolve(header, token, log)
+  }
+}
+
+/**
+ * The JWT verifier of a bearer scheme (RFC 9068 access tokens, RFC 8725 practices), built on
+ * jose. Options are checked and static keys imported here, so a bad configuration stops the boot.
+ *
+ * Per request: a SHA-256 digest of the token, a cache lookup and an expiry check; on a miss,
+ * jose's jwtVerify (signature first, then claims), shared by concurrent requests for the same
+ * token. `isRevoked` and `user` run on every request, hit or miss.
+ */
+export async function jwtVerifier (schemeName: string, options: JwtOptions): Promise<Verifier> {
+  const config = checkJwtOptions(schemeName, options)
+  const resolve = await keyResolver(config)
+  const internals = (options as { [kJwtInternals]?: JwtInternals })[kJwtInternals]
+  const now = internals?.now ?? Date.now
+  const onVerify = internals?.onVerify
+  const baseOptions = joseOptions(config)
+  const { clockTolerance, maxTokenAge, scopeClaim, isRevoked, user } = config
+  const cache = config.cacheMax === 0 ? undefined : new LruMap<Entry>(config.cacheMax)
+  const inFlight = new Map<string, Promise<Entry>>()
+
+  async function verifyToken (token: string, nowMs: number, log: FastifyBaseLogger): Promise<Entry> {
+    onVerify?.()
+    let claims: Record<string, unknown>
+    try {
+      ({ payload: claims } = await jwtVerify(token, keyFor(resolve, log), { ...baseOptions, currentDate: new Date(nowMs) }))
+    } catch (err) {
+      throw toRefusal(err)
+    }
+    // jose checks iat only with maxTokenAge; a token issued in the future is refused regardless.
+    const nowSeconds = Math.floor(nowMs / 1000)
+    if (typeof claims.iat === 'number' && claims.iat > nowSeconds + clockTolerance) throw new InvalidTokenError(jwtDescriptions.issuedInFuture)
+    deepFreeze(claims)
+    const scopes = readScopes(claims, scopeClaim)
+    // exp is required and a number (jose checked both); iat too when maxTokenAge is set.
+    let expiresAt = (claims.exp as number) * 1000
+    if (maxTokenAge !== undefined) expiresAt = Math.min(expiresAt, ((claims.iat as number) + maxTokenAge) * 1000)
+    return { verified: Object.freeze({ user: claims as AuthUser, scopes, claims }), expiresAt }
+  }
+
+  function withUser (entry: Entry, mapped: unknown): Verified | null {
+    if (!mapped) return null
+    if (typeof mapped !== 'object' || Array.isArray(mapped)) throw new TypeError(`${config.path}.user must return a user object or a falsy value`)
+    return { user: mapped as AuthUser, scopes: entry.verified.scopes, claims: entry.verified.claims }
+  }
+
+  function mapUser (entry: Entry, request: FastifyRequest): Verified | null | Promise<Verified | null> {
+    if (user === undefined) return entry.verified
+    const mapped = user(entry.verified.claims, request)
+    return isThenable(mapped) ? Promise.resolve(mapped).then((value) => withUser(entry, value)) : withUser(entry, mapped)
+  }
+
+  function afterRevocation (entry: Entry, request: FastifyRequest, revoked: unknown): Verified | null | Promise<Verified | null> {
+    if (revoked === true) throw new InvalidTokenError(jwtDescriptions.revoked)
+    if (revoked !== false) throw new TypeError(`${config.path}.isRevoked must return true or false`)
+    return mapUser(entry, request)
+  }
+
+  /** The per-request part, hit or miss. */
+  function finish (entry: Entry, request: FastifyRequest): Verified | null | Promise<Verified | null> {
+    if (isRevoked === undefined) return mapUser(entry, request)
+    const revoked = isRevoked(entry.verified.claims, request)
+    return isThenable(revoked)
+      ? Promise.resolve(revoked).then((value) => afterRevocation(entry, request, value))
+      : afterRevocation(entry, request, revoked)
+  }
+
+  return function verifyJwt (token, request) {
+    const key = hash('sha256', token, 'base64url')
+    const nowMs = now()
+    const hit = cache?.get(key)
+    if (hit !== undefined) {
+      if (nowMs < hit.expiresAt) return finish(hit, request)
+      cache!.delete(key)
+    }
+    let pending = inFlight.get(key)
+    if (pending === undefined) {
+      pending = verifyToken(token, nowMs, request.log)
+        .then((entry) => {
+          // Failures are not cached; neither is a token already past exp (accepted within the tolerance).
+          if (cache !== undefined && nowMs < entry.expiresAt) cache.set(key, entry)
+          return entry
+        })
+        .finally(() => inFlight.delete(key))
+      inFlight.set(key, pending)
+    }
+    return pending.then((entry) => finish(entry, request))
+  }
 }

@@ -1,0 +1,205 @@
+import { InvalidOptionError } from '../errors.js'
+import type { JwtOptions, JwtPublicKey } from './jwt-options.js'
+
+/** HS* algorithms and the least secret length each allows, in bytes (RFC 7518 §3.2: at least the hash size). */
+const HMAC_MIN_BYTES: Readonly<Record<string, number>> = Object.freeze({ HS256: 32, HS384: 48, HS512: 64 })
+
+/** The WebCrypto parameters a verification key must have for an algorithm (RFC 7518 §3, RFC 8037). */
+export interface KeyAlgorithm {
+  readonly name: string
+  readonly hash?: string
+  readonly namedCurve?: string
+}
+
+/** Asymmetric JWS algorithms jose verifies with WebCrypto on Node 20, and the keys they take. */
+export const ASYMMETRIC_ALGORITHMS: ReadonlyMap<string, KeyAlgorithm> = new Map([
+  ['RS256', { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }],
+  ['RS384', { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-384' }],
+  ['RS512', { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-512' }],
+  ['PS256', { name: 'RSA-PSS', hash: 'SHA-256' }],
+  ['PS384', { name: 'RSA-PSS', hash: 'SHA-384' }],
+  ['PS512', { name: 'RSA-PSS', hash: 'SHA-512' }],
+  ['ES256', { name: 'ECDSA', namedCurve: 'P-256' }],
+  ['ES384', { name: 'ECDSA', namedCurve: 'P-384' }],
+  ['ES512', { name: 'ECDSA', namedCurve: 'P-521' }],
+  ['EdDSA', { name: 'Ed25519' }],
+  ['Ed25519', { name: 'Ed25519' }]
+])
+
+const KNOWN = new Set([
+  'secret', 'publicKey', 'jwksUrl', 'algorithms', 'issuer', 'audience', 'clockTolerance', 'typ', 'requiredClaims',
+  'maxTokenAge', 'scopeClaim', 'user', 'isRevoked', 'cache', 'jwksTimeout', 'jwksCooldown', 'jwksCacheMaxAge'
+])
+const JWKS_ONLY = ['jwksTimeout', 'jwksCooldown', 'jwksCacheMaxAge'] as const
+const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost'])
+const MAX_CLOCK_TOLERANCE = 300
+
+/** Where the verification keys come from, checked. */
+export type KeySource =
+  | { readonly type: 'secret', readonly secret: Uint8Array }
+  | { readonly type: 'publicKey', readonly key: JwtPublicKey }
+  | { readonly type: 'jwks', readonly url: URL, readonly timeout: number, readonly cooldown: number, readonly maxAge: number }
+
+/** {@link JwtOptions} after validation, with every default filled in. */
+export interface JwtConfig {
+  /** `schemes.<name>.jwt`, for messages. */
+  readonly path: string
+  readonly algorithms: readonly string[]
+  readonly source: KeySource
+  readonly issuer: string
+  readonly audience: string
+  readonly clockTolerance: number
+  readonly typ: string | undefined
+  /** Always contains 'exp'. */
+  readonly requiredClaims: readonly string[]
+  readonly maxTokenAge: number | undefined
+  readonly scopeClaim: JwtOptions['scopeClaim']
+  readonly user: JwtOptions['user']
+  readonly isRevoked: JwtOptions['isRevoked']
+  /** Largest number of cached verifications; 0 when the cache is off. */
+  readonly cacheMax: number
+}
+
+const defaults = Object.freeze({
+  clockTolerance: 30,
+  cacheMax: 10_000,
+  jwksTimeout: 5000,
+  jwksCooldown: 30_000,
+  jwksCacheMaxAge: 600_000
+})
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function isNonEmptyString (value: unknown): value is string {
+  return typeof value === 'string' && value !== ''
+}
+
+function integer<F extends number | undefined> (path: string, options: Record<string, unknown>, name: string, min: number, max: number, fallback: F): number | F {
+  const value = options[name]
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(`${path}.${name} must be an integer from ${min} to ${max}`)
+  }
+  return value
+}
+
+function checkAlgorithms (path: string, algorithms: unknown): { algorithms: readonly string[], hmac: boolean } {
+  if (!Array.isArray(algorithms) || algorithms.length === 0 || !algorithms.every(isNonEmptyString)) {
+    throw new InvalidOptionError(`${path}.algorithms must list the accepted algorithms, e.g. ['RS256']`)
+  }
+  for (const alg of algorithms) {
+    // RFC 8725 §3.1: an unsecured JWT must never be accepted, whatever the letter case.
+    if (alg.toLowerCase() === 'none') throw new InvalidOptionError(`${path}.algorithms must never list 'none'`)
+    if (HMAC_MIN_BYTES[alg] === undefined && !ASYMMETRIC_ALGORITHMS.has(alg)) {
+      throw new InvalidOptionError(`${path}.algorithms lists '${alg}', which is not one of HS256, HS384, HS512, ${[...ASYMMETRIC_ALGORITHMS.keys()].join(', ')}`)
+    }
+  }
+  const hmac = algorithms.filter((alg) => HMAC_MIN_BYTES[alg] !== undefined).length
+  // RFC 8725 §3.1: a key is used with one kind of algorithm, so a public key can never be taken for an HMAC secret.
+  if (hmac !== 0 && hmac !== algorithms.length) {
+    throw new InvalidOptionError(`${path}.algorithms mixes HS* with asymmetric algorithms; configure one kind per scheme`)
+  }
+  return { algorithms: Object.freeze([...new Set(algorithms)]), hmac: hmac !== 0 }
+}
+
+function checkSecret (path: string, secret: unknown, algorithms: readonly string[]): KeySource {
+  if (typeof secret !== 'string' && !(secret instanceof Uint8Array)) throw new InvalidOptionError(`${path}.secret must be a string or a Uint8Array`)
+  // The RS256 -> HS256 confusion (RFC 8725 §2.1) starts with a public key used as an HMAC secret.
+  if (typeof secret === 'string' && secret.trimStart().startsWith('-----BEGIN')) {
+    throw new InvalidOptionError(`${path}.secret is a PEM key; put a public key in publicKey and list asymmetric algorithms`)
+  }
+  // A copy: the app cannot change the secret after boot.
+  const bytes = typeof secret === 'string' ? new TextEncoder().encode(secret) : new Uint8Array(secret)
+  const needed = Math.max(...algorithms.map((alg) => HMAC_MIN_BYTES[alg]!))
+  if (bytes.byteLength < needed) {
+    throw new InvalidOptionError(`${path}.secret is ${bytes.byteLength} bytes; ${algorithms.join(', ')} needs at least ${needed} random bytes`)
+  }
+  return { type: 'secret', secret: bytes }
+}
+
+function checkJwksUrl (path: string, options: Record<string, unknown>): KeySource {
+  let url: URL
+  try {
+    url = new URL(options.jwksUrl as string | URL)
+  } catch {
+    throw new InvalidOptionError(`${path}.jwksUrl must be an absolute URL`)
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
+    throw new InvalidOptionError(`${path}.jwksUrl must use https: (http: is allowed on a loopback host only)`)
+  }
+  return {
+    type: 'jwks',
+    url,
+    timeout: integer(path, options, 'jwksTimeout', 1, 60_000, defaults.jwksTimeout),
+    cooldown: integer(path, options, 'jwksCooldown', 0, 86_400_000, defaults.jwksCooldown),
+    maxAge: integer(path, options, 'jwksCacheMaxAge', 0, 86_400_000, defaults.jwksCacheMaxAge)
+  }
+}
+
+function checkKeySource (path: string, options: Record<string, unknown>, algorithms: readonly string[], hmac: boolean): KeySource {
+  const sources = ['secret', 'publicKey', 'jwksUrl'].filter((key) => options[key] !== undefined)
+  if (sources.length !== 1) throw new InvalidOptionError(`${path} needs exactly one of secret, publicKey or jwksUrl`)
+  if (options.jwksUrl === undefined) {
+    const misplaced = JWKS_ONLY.find((key) => options[key] !== undefined)
+    if (misplaced !== undefined) throw new InvalidOptionError(`${path}.${misplaced} applies to jwksUrl only`)
+  }
+  if (options.secret !== undefined) {
+    if (!hmac) throw new InvalidOptionError(`${path}.secret is for HS* algorithms; ${algorithms.join(', ')} need publicKey or jwksUrl`)
+    return checkSecret(path, options.secret, algorithms)
+  }
+  if (hmac) throw new InvalidOptionError(`${path}.${sources[0]} is for asymmetric algorithms; ${algorithms.join(', ')} need secret`)
+  if (options.publicKey !== undefined) return { type: 'publicKey', key: options.publicKey as JwtPublicKey }
+  return checkJwksUrl(path, options)
+}
+
+function checkCache (path: string, cache: unknown): number {
+  if (cache === undefined) return defaults.cacheMax
+  if (cache === false) return 0
+  if (!isPlainObject(cache) || Object.keys(cache).some((key) => key !== 'max')) throw new InvalidOptionError(`${path}.cache must be false or { max }`)
+  return integer(`${path}.cache`, cache, 'max', 1, 10_000_000, defaults.cacheMax)
+}
+
+function optionalFunction<T> (path: string, options: Record<string, unknown>, name: string): T | undefined {
+  const value = options[name]
+  if (value !== undefined && typeof value !== 'function') throw new InvalidOptionError(`${path}.${name} must be a function`)
+  return value as T | undefined
+}
+
+/** Validates `schemes.<name>.jwt` and fills in defaults; throws {@link InvalidOptionError} with what to fix. */
+export function checkJwtOptions (schemeName: string, options: JwtOptions): JwtConfig {
+  const path = `schemes.${schemeName}.jwt`
+  if (!isPlainObject(options)) throw new InvalidOptionError(`${path} must be an object`)
+  const raw = options as unknown as Record<string, unknown>
+  const unknown = Object.keys(options).find((key) => !KNOWN.has(key))
+  if (unknown !== undefined) throw new InvalidOptionError(`${path} has an unknown option '${unknown}'`)
+
+  const { algorithms, hmac } = checkAlgorithms(path, options.algorithms)
+  const source = checkKeySource(path, raw, algorithms, hmac)
+  if (!isNonEmptyString(options.issuer)) throw new InvalidOptionError(`${path}.issuer must be the expected iss, a non-empty string`)
+  if (!isNonEmptyString(options.audience)) throw new InvalidOptionError(`${path}.audience must be this API's audience, a non-empty string`)
+  if (options.typ !== undefined && !isNonEmptyString(options.typ)) throw new InvalidOptionError(`${path}.typ must be a non-empty string such as 'at+jwt'`)
+  const requiredClaims = options.requiredClaims ?? []
+  if (!Array.isArray(requiredClaims) || !requiredClaims.every(isNonEmptyString)) throw new InvalidOptionError(`${path}.requiredClaims must be an array of claim names`)
+  const scopeClaim = options.scopeClaim
+  if (scopeClaim !== undefined && scopeClaim !== 'scope' && scopeClaim !== 'scp' && scopeClaim !== 'permissions') {
+    throw new InvalidOptionError(`${path}.scopeClaim must be 'scope', 'scp' or 'permissions'`)
+  }
+
+  return {
+    path,
+    algorithms,
+    source,
+    issuer: options.issuer,
+    audience: options.audience,
+    clockTolerance: integer(path, raw, 'clockTolerance', 0, MAX_CLOCK_TOLERANCE, defaults.clockTolerance),
+    typ: options.typ,
+    requiredClaims: Object.freeze([...new Set(['exp', ...requiredClaims])]),
+    maxTokenAge: integer(path, raw, 'maxTokenAge', 1, 31_536_000, undefined),
+    scopeClaim,
+    user: optionalFunction(path, raw, 'user'),
+    isRevoked: optionalFunction(path, raw, 'isRevoked'),
+    cacheMax: checkCache(path, options.cache)
+  }
+}
