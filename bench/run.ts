@@ -2,17 +2,18 @@
 // The deciding figure is the server's CPU time per request (process.cpuUsage around a fixed
 // number of requests), in alternating rounds, as medians and as the ratio to the bare route
 // of the same round. Server and load generator sit on different cores where taskset exists.
-//   ROUNDS (7), AMOUNT (8000 requests per measurement), CONNECTIONS (10), MEMORY_TOTAL (1e6)
+//   ROUNDS (7), AMOUNT (4000 requests per measurement), CONNECTIONS (10), MEMORY_TOTAL (1e6)
 //   --write  also writes bench/RESULTS.md
 import autocannon from 'autocannon'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import type { Scenario } from './server.js'
 
 const rounds = Number(process.env.ROUNDS ?? 7)
-const amount = Number(process.env.AMOUNT ?? 8000)
+const amount = Number(process.env.AMOUNT ?? 4000)
 const connections = Number(process.env.CONNECTIONS ?? 10)
 const memoryTotal = Number(process.env.MEMORY_TOTAL ?? 1_000_000)
 const root = join(import.meta.dirname, '..')
@@ -64,7 +65,7 @@ function median (values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
-const { scenarios } = await ask<{ scenarios: Scenario[] }>({ cmd: '' }, 'ready')
+const { scenarios, oursUrl } = await ask<{ scenarios: Scenario[], oursUrl: string }>({ cmd: '' }, 'ready')
 const samples = new Map<string, Sample[]>(scenarios.map((s) => [s.name, []]))
 
 for (let round = 0; round < rounds; round++) {
@@ -92,8 +93,23 @@ const rows = scenarios.map((scenario) => {
 })
 const byName = (name: string): typeof rows[number] => rows.find((row) => row.scenario.name === name)!
 
+// Memory: a million distinct invalid credentials over HTTP (static bearer, X-Token, malformed
+// JWT, JWT via JWKS), RSS and heap after a full collection before and after.
 process.stderr.write(`memory check: ${memoryTotal} distinct invalid credentials…\n`)
-const memory = await ask<{ total: number, rssBefore: number, rssAfter: number, heapBefore: number, heapAfter: number }>({ cmd: 'memory', total: memoryTotal }, 'memory')
+type Usage = { usage: NodeJS.MemoryUsage }
+const before = (await ask<Usage>({ cmd: 'memory' }, 'memory')).usage
+const fresh = (): string => randomBytes(18).toString('base64url')
+const invalid: autocannon.Request[] = [
+  { path: '/bearer-static', setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${fresh()}` } }) },
+  { path: '/x-token', setupRequest: (req) => ({ ...req, headers: { 'x-token': fresh() } }) },
+  { path: '/jwt-hs', setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer eyJhbGciOiJIUzI1NiJ9.${fresh()}.${fresh()}` } }) },
+  { path: '/jwt-rs', setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${fresh()}` } }) }
+]
+const flood = await autocannon({ url: oursUrl, requests: invalid, amount: memoryTotal, connections: 50, pipelining: 4 })
+const wrong = Object.entries(flood.statusCodeStats ?? {}).filter(([code]) => code !== '401')
+if (wrong.length > 0 || flood.errors > 0) throw new Error(`memory flood: expected only 401, got ${JSON.stringify(flood.statusCodeStats)} and ${flood.errors} errors`)
+const after = (await ask<Usage>({ cmd: 'memory' }, 'memory')).usage
+const memory = { total: memoryTotal, rssBefore: before.rss, rssAfter: after.rss, heapBefore: before.heapUsed, heapAfter: after.heapUsed }
 await new Promise<void>((resolve) => { server.once('exit', () => resolve()); server.send({ cmd: 'exit' }) })
 
 const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1)
