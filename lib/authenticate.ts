@@ -8,7 +8,8 @@ import {
   InvalidRequestError,
   InvalidTokenError,
   MissingCredentialsError,
-  VerifierFailedError
+  VerifierFailedError,
+  VerifierUnavailableError
 } from './errors.js'
 import { forbiddenChallenge, oneOrMany, type ResolvedRoute } from './route-config.js'
 import type { Scheme } from './schemes/index.js'
@@ -18,8 +19,9 @@ import { classifyFault, type Verified } from './verifiers/verifier.js'
 /** The refusal, after its challenge is on the reply; Fastify's error handler answers it. */
 function refuse (request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, error: Error & { code: string }, scheme: string | undefined, challenge?: string | readonly string[]): Error {
   if (challenge !== undefined) reply.header('www-authenticate', challenge)
-  // The reason and the scheme, never the credential.
-  request.log[logLevel]({ reason: error.code, scheme }, 'authentication refused')
+  // The reason and the scheme, never the credential. Fastify's null logger (no logger
+  // configured) and custom loggers need not have a `silent` method.
+  if (logLevel !== 'silent') request.log[logLevel]({ reason: error.code, scheme }, 'authentication refused')
   return error
 }
 
@@ -37,6 +39,8 @@ async function verifyOne (scheme: Scheme, token: string, request: FastifyRequest
     if (err instanceof InvalidTokenError) {
       throw refuse(request, reply, logLevel, err, scheme.name, invalidToken(route, scheme, err.message))
     }
+    // RFC 9110 §10.2.3: a backend that is down or slow is usually back within seconds.
+    if (err instanceof VerifierUnavailableError) reply.header('retry-after', '5')
     request.log.error({ err, scheme: scheme.name }, 'authentication fault')
     throw err
   }

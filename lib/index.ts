@@ -22,6 +22,13 @@ export { protectedRoutes }
 export { signAccessToken } from './sign.js'
 export type { SignAccessTokenOptions } from './sign.js'
 export type { JwtOptions, JwtPublicKey, ScopeClaim } from './verifiers/jwt-options.js'
+export type { OpaqueOptions } from './verifiers/opaque.js'
+export { MemoryTokenStore } from './stores/memory.js'
+export type { MemoryTokenStoreOptions } from './stores/memory.js'
+export { RedisTokenStore } from './stores/redis.js'
+export type { RedisBatch, RedisClient, RedisSubscriber, RedisTokenStoreOptions } from './stores/redis.js'
+export { jtiRevocation } from './stores/jti-revocation.js'
+export type { IssuedToken, RevocableClaims, TokenGrant, TokenRecord, TokenStore } from './stores/token-store.js'
 export {
   AccessDeniedError,
   InsufficientScopeError,

@@ -65,8 +65,9 @@ function checkScheme (name: string, scheme: unknown): SchemeOptions {
     fail(`schemes.${name}.type must be 'bearer' or 'apiKey'`)
   }
   if (scheme.type !== 'bearer' && scheme.jwt !== undefined) fail(`schemes.${name}.jwt is for bearer schemes`)
-  const sources = ['verify', 'tokens', 'jwt'].filter((key) => scheme[key] !== undefined)
-  if (sources.length !== 1) fail(`schemes.${name} needs exactly one of ${scheme.type === 'bearer' ? 'verify, tokens or jwt' : 'verify or tokens'}`)
+  if (scheme.type !== 'bearer' && scheme.opaque !== undefined) fail(`schemes.${name}.opaque is for bearer schemes`)
+  const sources = ['verify', 'tokens', 'jwt', 'opaque'].filter((key) => scheme[key] !== undefined)
+  if (sources.length !== 1) fail(`schemes.${name} needs exactly one of ${scheme.type === 'bearer' ? 'verify, tokens, jwt or opaque' : 'verify or tokens'}`)
   if (scheme.verify !== undefined && typeof scheme.verify !== 'function') fail(`schemes.${name}.verify must be a function`)
   if (scheme.tokens !== undefined && !(scheme.tokens instanceof Map) && !isPlainObject(scheme.tokens)) fail(`schemes.${name}.tokens must be an object or a Map`)
   checkOpenapiFields(name, scheme) // fastify-protected-routes/openapi

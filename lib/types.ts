@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { JwtOptions } from './verifiers/jwt-options.js'
+import type { OpaqueOptions } from './verifiers/opaque.js'
 
 /**
  * Augment this interface to type `request.user` app-wide:
@@ -40,11 +41,13 @@ interface VerifierChoice {
   tokens?: StaticTokens
 }
 
-/** `Authorization: Bearer <token>` (RFC 6750 §2.1). Exactly one of `verify`, `tokens` or `jwt`. */
+/** `Authorization: Bearer <token>` (RFC 6750 §2.1). Exactly one of `verify`, `tokens`, `jwt` or `opaque`. */
 export interface BearerSchemeOptions extends VerifierChoice {
   type: 'bearer'
   /** Verify the token as a JWT access token (RFC 9068, RFC 8725). */
   jwt?: JwtOptions
+  /** Opaque tokens a token store issued (`MemoryTokenStore`, `RedisTokenStore`), looked up per request. */
+  opaque?: OpaqueOptions
   /**
    * For the OpenAPI document only: the OAuth 2.0 token endpoint where clients get tokens
    * for this scheme. With it, @fastify/swagger shows the scheme as an `oauth2` password

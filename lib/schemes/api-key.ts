@@ -15,7 +15,8 @@ function check (value: string, maxTokenLength: number): Found {
 
 function headerExtractor (lowerName: string, maxTokenLength: number): Extractor {
   return function extractHeaderKey (request: FastifyRequest) {
-    const value: unknown = request.headers[lowerName]
+    // Own properties only: a name like `constructor` must not find Object.prototype's.
+    const value: unknown = Object.hasOwn(request.headers, lowerName) ? request.headers[lowerName] : undefined
     if (value === undefined) return undefined
     if (typeof value !== 'string' || countHeaderLines(request, lowerName) > 1) return duplicate
     return check(value, maxTokenLength)
@@ -25,7 +26,7 @@ function headerExtractor (lowerName: string, maxTokenLength: number): Extractor 
 function queryExtractor (name: string, maxTokenLength: number): Extractor {
   return function extractQueryKey (request: FastifyRequest) {
     const query = request.query as Record<string, unknown> | null | undefined
-    const value = query == null ? undefined : query[name]
+    const value = query == null || !Object.hasOwn(query, name) ? undefined : query[name]
     if (value === undefined) return undefined
     if (typeof value !== 'string') return duplicate
     return check(value, maxTokenLength)

@@ -8,6 +8,7 @@ import type { SchemeOptions } from '../types.js'
 import { fromVerifyFunction, guardVerifier, type Verified, type Verifier } from '../verifiers/verifier.js'
 import { staticTokensVerifier } from '../verifiers/static-tokens.js'
 import { jwtVerifier } from '../verifiers/jwt.js'
+import { opaqueVerifier } from '../verifiers/opaque.js'
 import { apiKeyExtractor, isApiKey } from './api-key.js'
 import { bearerExtractor, isBearerToken } from './bearer.js'
 
@@ -25,9 +26,17 @@ export interface Scheme {
 async function baseVerifier (name: string, options: SchemeOptions, normalized: NormalizedOptions): Promise<Verifier> {
   if (options.verify !== undefined) return fromVerifyFunction(options.verify, normalized.getScopes)
   if (options.type === 'bearer' && options.jwt !== undefined) return await jwtVerifier(name, options.jwt)
+  if (options.type === 'bearer' && options.opaque !== undefined) return opaqueVerifier(name, options.opaque)
   const isWellFormed = options.type === 'bearer' ? isBearerToken : isApiKey
   return staticTokensVerifier(name, options.tokens!, (token) => token.length <= normalized.maxTokenLength && isWellFormed(token), normalized.getScopes)
 }
+
+/**
+ * What bearer-auth gets instead of the reply: it answers through its callback, and the
+ * reply.code(401 or 500) it calls before would otherwise stay on the real reply, so an
+ * app's error handler would see a verifier fault as a 401 without a challenge.
+ */
+const detachedReply = { code: () => detachedReply } as unknown as FastifyReply
 
 /**
  * Runs a bearer verifier through @fastify/bearer-auth's verifyBearerAuth, which reads the
@@ -45,7 +54,7 @@ function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Sch
     verifyErrorLogLevel: null as unknown as string
   })
 
-  return function verifyBearer (_token, request, reply) {
+  return function verifyBearer (_token, request) {
     return new Promise<Verified | null>((resolve, reject) => {
       let verified: Verified | null = null
       let fault: unknown
@@ -58,7 +67,7 @@ function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Sch
         }
         return verified !== null
       }
-      verifyBearerAuth(request, reply, (err?: Error) => {
+      verifyBearerAuth(request, detachedReply, (err?: Error) => {
         if (fault !== undefined) reject(fault)
         else resolve(err === undefined ? verified : null)
       })

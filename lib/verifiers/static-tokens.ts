@@ -32,7 +32,10 @@ export function staticTokensVerifier (
     if (typeof user !== 'object' || user === null || Array.isArray(user)) {
       throw new InvalidOptionError(`schemes.${schemeName}.tokens maps a token to something that is not a user object`)
     }
-    return { digest: digest(token), verified: Object.freeze({ user, scopes: Object.freeze([...getScopes(user)]) }) }
+    const scopes = getScopes(user)
+    // Spreading a string would grant its characters as scopes.
+    if (!Array.isArray(scopes)) throw new InvalidOptionError(`schemes.${schemeName}.tokens: getScopes must return an array`)
+    return { digest: digest(token), verified: Object.freeze({ user, scopes: Object.freeze([...scopes]) }) }
   })
 
   return function verifyStaticToken (token) {

@@ -60,7 +60,10 @@ export function fromVerifyFunction (
   function toVerified (user: unknown): Verified | null {
     if (!user) return null
     if (typeof user !== 'object' || Array.isArray(user)) throw new VerifierFailedError()
-    return { user: user as AuthUser, scopes: getScopes(user as AuthUser) }
+    const scopes = getScopes(user as AuthUser)
+    // A string would make the scope check match substrings ('read' in 'readonly').
+    if (!Array.isArray(scopes)) throw new VerifierFailedError()
+    return { user: user as AuthUser, scopes }
   }
   return function verifyFunction (token, request) {
     const result = verify(token, request)

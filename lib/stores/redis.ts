@@ -1,0 +1,314 @@
+import { LruMap } from 'toad-cache'
+import { VerifierUnavailableError } from '../errors.js'
+import {
+  checkGrant,
+  checkJti,
+  digest,
+  freezeRecord,
+  internalClock,
+  isOpaqueToken,
+  MAX_CLOCK_TOLERANCE,
+  newToken,
+  positive,
+  type IssuedToken,
+  type RevocableClaims,
+  type TokenGrant,
+  type TokenRecord,
+  type TokenStore
+} from './token-store.js'
+
+/** A MULTI or a pipeline, as ioredis's `multi(commands)` and `pipeline(commands)` return it. */
+export interface RedisBatch {
+  exec (): Promise<Array<[Error | null, unknown]> | null>
+}
+
+/** The connection the store subscribes on: what ioredis's `duplicate()` returns. */
+export interface RedisSubscriber {
+  readonly status: string
+  subscribe (channel: string): Promise<unknown>
+  on (event: string, listener: (...args: never[]) => void): unknown
+  disconnect (): void
+}
+
+/**
+ * The part of an ioredis client (`new Redis(url)`, ioredis 5 or 6) the store uses. Written out
+ * here so that the plugin's types do not need ioredis installed.
+ */
+export interface RedisClient {
+  readonly status: string
+  get (key: string): Promise<string | null>
+  mget (...keys: string[]): Promise<Array<string | null>>
+  multi (commands: unknown[][]): RedisBatch
+  pipeline (commands: unknown[][]): RedisBatch
+  duplicate (override?: Record<string, unknown>): RedisSubscriber
+}
+
+/** Options of {@link RedisTokenStore}. */
+export interface RedisTokenStoreOptions {
+  /** Prefix of every key and of the pub/sub channel, so that several apps can share a Redis. @default 'fpr:' */
+  prefix?: string
+  /** Milliseconds a Redis operation may take before it fails with `VerifierUnavailableError` (503). @default 1000 */
+  timeout?: number
+  /**
+   * The local cache in front of Redis: lookups and JWT revocation checks, for at most `ttl` ms.
+   * A revoke anywhere evicts the entry on every instance through pub/sub; while this instance's
+   * subscription is down, the cache is emptied and not used. `false` turns it off.
+   * @default { max: 10000, ttl: 5000 }
+   */
+  cache?: false | { max?: number, ttl?: number }
+  /**
+   * Seconds a {@link TokenStore.revokeAll} keeps refusing the subject's older JWTs: at least the
+   * longest access-token lifetime.
+   * @default 86400
+   */
+  maxJwtLifetime?: number
+  /** Receives the errors of the store's own subscriber connection (the app listens on its client). */
+  onError?: (err: Error) => void
+}
+
+interface CacheEntry {
+  readonly value: TokenRecord | string | null
+  readonly until: number
+}
+
+// Statuses in which a command is sent: connected, or lazyConnect not yet connected (the
+// command connects). In any other (connecting, reconnecting, closed) the answer is 503 at once.
+const SENDING = new Set(['ready', 'wait'])
+
+function unavailable (cause?: unknown): Error {
+  return cause === undefined ? new VerifierUnavailableError() : new VerifierUnavailableError({ cause })
+}
+
+/** The replies of a MULTI or pipeline; a failed command fails the whole operation. */
+function replies (results: Array<[Error | null, unknown]> | null): unknown[] {
+  // exec() answers null only when a WATCHed key changed; this store watches none.
+  return results!.map(([err, reply]) => {
+    if (err !== null) throw err
+    return reply
+  })
+}
+
+function parseRecord (json: string): TokenRecord {
+  const { subject, user, scopes, expiresAt } = JSON.parse(json) as TokenRecord
+  return freezeRecord(subject, user, scopes, expiresAt)
+}
+
+/**
+ * A {@link TokenStore} in Redis (7 or later), shared by every instance that uses the same Redis
+ * and prefix. Redis holds SHA-256 digests of tokens, JWT ids and subjects, never the values;
+ * lifetimes are Redis TTLs. A lookup is one GET; revokeAll is one MULTI and one pipeline.
+ *
+ * Pass the ioredis client the app created (its `'error'` listener is the app's). The store opens
+ * one more connection, `client.duplicate()`, for pub/sub, and closes it in {@link close}.
+ *
+ * @example
+ * const redis = new Redis(process.env.REDIS_URL)
+ * redis.on('error', (err) => app.log.warn({ err }, 'redis'))
+ * const store = new RedisTokenStore(redis)
+ * app.addHook('onClose', async () => { await store.close(); redis.disconnect() })
+ */
+export class RedisTokenStore implements TokenStore {
+  readonly #client: RedisClient
+  readonly #subscriber: RedisSubscriber
+  readonly #prefix: string
+  readonly #channel: string
+  readonly #timeout: number
+  readonly #ttl: number
+  readonly #jwtWindowMs: number
+  readonly #now: () => number
+  readonly #cache: LruMap<CacheEntry> | undefined
+  /** The cache is used only while the subscription is live: invalidations cannot be missed. */
+  #subscribed = false
+  /** Bumped at each invalidation: a lookup that saw one while in flight does not cache its answer. */
+  #epoch = 0
+  #closed = false
+
+  constructor (client: RedisClient, options: RedisTokenStoreOptions = {}) {
+    if (typeof client?.duplicate !== 'function' || typeof client.multi !== 'function') throw new TypeError('RedisTokenStore needs an ioredis client')
+    const { prefix = 'fpr:', cache = {}, onError } = options
+    if (typeof prefix !== 'string') throw new TypeError('prefix must be a string')
+    if (cache !== false && (typeof cache !== 'object' || cache === null)) throw new TypeError('cache must be false or { max, ttl }')
+    if (onError !== undefined && typeof onError !== 'function') throw new TypeError('onError must be a function')
+    this.#client = client
+    this.#prefix = prefix
+    this.#channel = `${prefix}revoked`
+    this.#timeout = positive(options.timeout, 'timeout', 1000)
+    this.#jwtWindowMs = (positive(options.maxJwtLifetime, 'maxJwtLifetime', 86_400) + MAX_CLOCK_TOLERANCE) * 1000
+    this.#now = internalClock(options)
+    this.#ttl = cache === false ? 0 : positive(cache.ttl, 'cache.ttl', 5000)
+    this.#cache = cache === false ? undefined : new LruMap<CacheEntry>(positive(cache.max, 'cache.max', 10_000))
+
+    // Our own connection, subscribed by us on every 'ready' (not ioredis's autoResubscribe), so
+    // that we know when invalidations flow again.
+    const subscriber = this.#subscriber = client.duplicate({ lazyConnect: false, autoResubscribe: false, enableOfflineQueue: false })
+    subscriber.on('error', (err: Error) => onError?.(err))
+    subscriber.on('close', () => this.#unsubscribed())
+    subscriber.on('ready', () => {
+      subscriber.subscribe(this.#channel).then(() => {
+        if (this.#closed) return
+        this.#invalidateAll()
+        this.#subscribed = true
+      }, () => this.#unsubscribed())
+    })
+    // Only our channel is subscribed: every message is a space-separated list of cache keys.
+    subscriber.on('message', (_channel: string, message: string) => {
+      this.#epoch++
+      for (const key of message.split(' ')) this.#cache?.delete(key)
+    })
+  }
+
+  /** Is the subscription live (revocations made elsewhere reach the local cache)? */
+  get subscribed (): boolean {
+    return this.#subscribed
+  }
+
+  async issue (grant: TokenGrant): Promise<IssuedToken> {
+    const { subject, expiresIn, scopes, user } = checkGrant(grant)
+    const token = newToken()
+    const key = digest(token)
+    const now = this.#now()
+    const ttl = expiresIn * 1000
+    const expiresAt = now + ttl
+    const record = JSON.stringify({ subject, user, scopes, expiresAt })
+    const tokens = this.#key('u:', digest(subject))
+    await this.#run(async () => replies(await this.#client.multi([
+      ['set', this.#key('t:', key), record, 'PX', ttl],
+      // The subject's tokens, scored by expiry: revokeAll reads them; expired ones are pruned here.
+      ['zadd', tokens, expiresAt, key],
+      ['zremrangebyscore', tokens, '-inf', now],
+      // The set lives as long as its longest-lived token (NX for a new set, GT for an older one).
+      ['pexpire', tokens, ttl, 'NX'],
+      ['pexpire', tokens, ttl, 'GT']
+    ]).exec()))
+    return { token, expiresAt }
+  }
+
+  async lookup (token: string): Promise<TokenRecord | null> {
+    if (!isOpaqueToken(token)) return null
+    const cacheKey = 't:' + digest(token)
+    const hit = this.#cached(cacheKey)
+    if (hit !== undefined) return hit as TokenRecord
+    const epoch = this.#epoch
+    const json = await this.#run(() => this.#client.get(this.#prefix + cacheKey))
+    const record = json === null ? null : parseRecord(json)
+    // Misses are not cached: an unknown token costs a GET, but cannot fill the cache.
+    if (record !== null) this.#remember(cacheKey, record, epoch, record.expiresAt)
+    return record
+  }
+
+  async revoke (token: string): Promise<boolean> {
+    if (!isOpaqueToken(token)) return false
+    const cacheKey = 't:' + digest(token)
+    this.#invalidate([cacheKey])
+    const [deleted] = await this.#run(async () => replies(await this.#client.pipeline([
+      ['del', this.#prefix + cacheKey],
+      ['publish', this.#channel, cacheKey]
+    ]).exec()))
+    return deleted === 1
+  }
+
+  async revokeAll (subject: string): Promise<number> {
+    if (typeof subject !== 'string' || subject === '') throw new TypeError('revokeAll: subject must be a non-empty string')
+    const subjectKey = digest(subject)
+    const tokens = this.#key('u:', subjectKey)
+    const cutoff = Math.floor(this.#now() / 1000)
+    // Atomically: take the subject's tokens, and refuse its JWTs issued up to now.
+    const [keys] = await this.#run(async () => replies(await this.#client.multi([
+      ['zrange', tokens, 0, -1],
+      ['del', tokens],
+      ['set', this.#key('s:', subjectKey), cutoff, 'PX', this.#jwtWindowMs]
+    ]).exec())) as [string[]]
+    const cacheKeys = [...keys.map((key) => 't:' + key), 's:' + subjectKey]
+    this.#invalidate(cacheKeys)
+    const deleted = await this.#run(async () => replies(await this.#client.pipeline([
+      ...keys.map((key) => ['del', this.#key('t:', key)]),
+      ['publish', this.#channel, cacheKeys.join(' ')]
+    ]).exec()))
+    return deleted.slice(0, -1).filter((count) => count === 1).length
+  }
+
+  async revokeJti (jti: string, exp: number): Promise<void> {
+    checkJti(jti, exp)
+    const ttl = (exp + MAX_CLOCK_TOLERANCE) * 1000 - this.#now()
+    if (ttl <= 0) return
+    const cacheKey = 'j:' + digest(jti)
+    this.#invalidate([cacheKey])
+    await this.#run(async () => replies(await this.#client.pipeline([
+      ['set', this.#prefix + cacheKey, '1', 'PX', Math.ceil(ttl)],
+      ['publish', this.#channel, cacheKey]
+    ]).exec()))
+  }
+
+  async isJwtRevoked (claims: RevocableClaims): Promise<boolean> {
+    const jtiKey = typeof claims.jti === 'string' ? 'j:' + digest(claims.jti) : undefined
+    const subjectKey = typeof claims.sub === 'string' && typeof claims.iat === 'number' ? 's:' + digest(claims.sub) : undefined
+    let jti = jtiKey === undefined ? null : this.#cached(jtiKey)
+    let cutoff = subjectKey === undefined ? null : this.#cached(subjectKey)
+    if (jti === undefined || cutoff === undefined) {
+      // One round trip for whatever the cache did not have.
+      const epoch = this.#epoch
+      const [jtiValue, cutoffValue] = await this.#run(() => this.#client.mget(this.#prefix + (jtiKey ?? 'j:'), this.#prefix + (subjectKey ?? 's:')))
+      jti = jtiKey === undefined ? null : jtiValue!
+      cutoff = subjectKey === undefined ? null : cutoffValue!
+      if (jtiKey !== undefined) this.#remember(jtiKey, jti, epoch)
+      if (subjectKey !== undefined) this.#remember(subjectKey, cutoff, epoch)
+    }
+    // A JWT issued in the same second as revokeAll is refused too: iat has whole seconds only.
+    return jti !== null || (cutoff !== null && (claims.iat as number) <= Number(cutoff))
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    this.#unsubscribed()
+    this.#subscriber.disconnect()
+  }
+
+  #key (kind: string, key: string): string {
+    return this.#prefix + kind + key
+  }
+
+  /** Runs Redis work: 503 at once when the client is not connected, and after `timeout` ms. */
+  #run<T> (work: () => Promise<T>): Promise<T> {
+    if (!SENDING.has(this.#client.status)) return Promise.reject(unavailable())
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${this.#timeout} ms`)), this.#timeout)
+    })
+    return Promise.race([work(), timeout]).then((value) => {
+      clearTimeout(timer)
+      return value
+    }, (err: unknown) => {
+      clearTimeout(timer)
+      throw unavailable(err)
+    })
+  }
+
+  #cached (key: string): TokenRecord | string | null | undefined {
+    if (!this.#subscribed) return undefined
+    const entry = this.#cache?.get(key)
+    if (entry === undefined) return undefined
+    if (this.#now() < entry.until) return entry.value
+    this.#cache!.delete(key)
+    return undefined
+  }
+
+  #remember (key: string, value: TokenRecord | string | null, epoch: number, expiresAt = Infinity): void {
+    if (this.#cache === undefined || !this.#subscribed || epoch !== this.#epoch) return
+    this.#cache.set(key, { value, until: Math.min(this.#now() + this.#ttl, expiresAt) })
+  }
+
+  #invalidate (keys: readonly string[]): void {
+    this.#epoch++
+    for (const key of keys) this.#cache?.delete(key)
+  }
+
+  #invalidateAll (): void {
+    this.#epoch++
+    this.#cache?.clear()
+  }
+
+  #unsubscribed (): void {
+    this.#subscribed = false
+    this.#invalidateAll()
+  }
+}

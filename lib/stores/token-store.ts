@@ -1,0 +1,137 @@
+import { hash, randomBytes } from 'node:crypto'
+import type { AuthUser } from '../types.js'
+
+/** What {@link TokenStore.issue} records: who the token is for, what it grants and for how long. */
+export interface TokenGrant {
+  /** The user's stable id: {@link TokenStore.revokeAll} revokes by it. Non-empty. */
+  readonly subject: string
+  /** Lifetime in whole seconds (1 to 31536000). */
+  readonly expiresIn: number
+  /** Granted scopes (RFC 6749 §3.3 scope-tokens). @default [] */
+  readonly scopes?: readonly string[]
+  /**
+   * What `request.user` becomes: a plain, JSON-serialisable object, stored with the token.
+   * @default { sub: subject }
+   */
+  readonly user?: AuthUser
+}
+
+/** An issued opaque token. The store keeps only its SHA-256 digest: this is the one copy. */
+export interface IssuedToken {
+  /** 256 bits from the CSPRNG, base64url (43 characters): an RFC 6750 b64token. */
+  readonly token: string
+  /** When it expires, in epoch milliseconds. */
+  readonly expiresAt: number
+}
+
+/** What a live opaque token stands for (frozen). */
+export interface TokenRecord {
+  readonly subject: string
+  readonly user: AuthUser
+  readonly scopes: readonly string[]
+  /** Epoch milliseconds. */
+  readonly expiresAt: number
+}
+
+/** The claims of a verified JWT that revocation looks at. */
+export interface RevocableClaims {
+  readonly jti?: unknown
+  readonly sub?: unknown
+  readonly iat?: unknown
+  readonly exp?: unknown
+}
+
+/**
+ * Shared token state: opaque access tokens and JWT revocation. {@link MemoryTokenStore} keeps it
+ * in this process; {@link RedisTokenStore} shares it between instances. Implement it to use
+ * another backend; a backend that cannot answer should throw `VerifierUnavailableError` (503).
+ */
+export interface TokenStore {
+  /** Issues an opaque token (at least 128 bits from a CSPRNG) for a user, with scopes and a lifetime. */
+  issue (grant: TokenGrant): Promise<IssuedToken>
+  /** The record of a live token, or `null` (unknown, expired, revoked, or not a token this store issues). */
+  lookup (token: string): Promise<TokenRecord | null>
+  /** Revokes one opaque token; resolves `true` if it was live. */
+  revoke (token: string): Promise<boolean>
+  /**
+   * Revokes every opaque token of `subject`, and every JWT of `subject` issued (`iat`) up to now
+   * (checked by {@link TokenStore.isJwtRevoked}). Resolves the number of opaque tokens revoked.
+   */
+  revokeAll (subject: string): Promise<number>
+  /** Records a JWT id as revoked until `exp` (epoch seconds, the token's own `exp`). */
+  revokeJti (jti: string, exp: number): Promise<void>
+  /** Is this verified JWT revoked: its `jti` recorded by {@link TokenStore.revokeJti}, or issued before a {@link TokenStore.revokeAll} of its `sub`? */
+  isJwtRevoked (claims: RevocableClaims): Promise<boolean>
+  /** Releases what the store holds (timers, its own connections); never the app's client. */
+  close (): Promise<void>
+}
+
+/** Internal hooks for tests (not public API): a clock in epoch ms. */
+export const kTokenStoreInternals = Symbol('fastify-protected-routes.token-store-internals')
+
+export interface TokenStoreInternals {
+  readonly now?: () => number
+}
+
+export function internalClock (options: unknown): () => number {
+  return (options as { [kTokenStoreInternals]?: TokenStoreInternals } | undefined)?.[kTokenStoreInternals]?.now ?? Date.now
+}
+
+/**
+ * Seconds past `exp` a JWT may still verify (the JWT verifier's largest `clockTolerance`):
+ * revocations are kept this much longer than the tokens they cover.
+ */
+export const MAX_CLOCK_TOLERANCE = 300
+
+const TOKEN_BYTES = 32
+// base64url of 32 bytes, no padding.
+const OPAQUE_TOKEN = /^[A-Za-z0-9_-]{43}$/
+const MAX_LIFETIME = 365 * 24 * 3600
+// RFC 6749 §3.3 scope-token.
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
+
+/** A fresh opaque token: 256 bits from the CSPRNG. */
+export function newToken (): string {
+  return randomBytes(TOKEN_BYTES).toString('base64url')
+}
+
+/** Could this store have issued it? Anything else is refused without a lookup. */
+export function isOpaqueToken (token: string): boolean {
+  return OPAQUE_TOKEN.test(token)
+}
+
+/** SHA-256, base64url: how tokens, JWT ids and subjects are keyed. Stores never keep the raw value. */
+export function digest (value: string): string {
+  return hash('sha256', value, 'base64url')
+}
+
+/** Checks a grant and fills in its defaults; throws TypeError or RangeError. */
+export function checkGrant (grant: TokenGrant): { subject: string, expiresIn: number, scopes: readonly string[], user: AuthUser } {
+  if (typeof grant !== 'object' || grant === null) throw new TypeError('issue: the grant must be an object')
+  const { subject, expiresIn, scopes = [], user = { sub: subject } as AuthUser } = grant
+  if (typeof subject !== 'string' || subject === '') throw new TypeError('issue: subject must be a non-empty string')
+  if (!Number.isInteger(expiresIn) || expiresIn < 1 || expiresIn > MAX_LIFETIME) throw new RangeError(`issue: expiresIn must be a whole number of seconds from 1 to ${MAX_LIFETIME}`)
+  if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && SCOPE_TOKEN.test(scope))) throw new TypeError('issue: scopes must be an array of scope tokens')
+  if (typeof user !== 'object' || user === null || Array.isArray(user)) throw new TypeError('issue: user must be an object')
+  return { subject, expiresIn, scopes, user }
+}
+
+export function freezeRecord (subject: string, user: AuthUser, scopes: readonly string[], expiresAt: number): TokenRecord {
+  return Object.freeze({ subject, user: Object.freeze(user), scopes: Object.freeze([...scopes]), expiresAt })
+}
+
+/** A JWT id to record: a non-empty string, with the token's exp as a number. */
+export function checkJti (jti: unknown, exp: unknown): void {
+  if (typeof jti !== 'string' || jti === '') throw new TypeError('revokeJti: jti must be a non-empty string')
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new TypeError('revokeJti: exp must be the token\'s exp, in epoch seconds')
+}
+
+/**
+ * Positive whole-number option, or its default.
+ * @internal
+ */
+export function positive (value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new TypeError(`${name} must be a positive integer`)
+  return value
+}
