@@ -8,6 +8,7 @@ import {
   InvalidRequestError,
   InvalidTokenError,
   MissingCredentialsError,
+  refusalDescriptions,
   VerifierFailedError,
   VerifierUnavailableError
 } from './errors.js'
@@ -37,7 +38,8 @@ async function verifyOne (scheme: Scheme, token: string, request: FastifyRequest
   } catch (thrown) {
     const err = classifyFault(thrown)
     if (err instanceof InvalidTokenError) {
-      throw refuse(request, reply, logLevel, err, scheme.name, invalidToken(route, scheme, err.message))
+      const refusal = refusalDescriptions.has(err.message) ? err : new InvalidTokenError(scheme.refused)
+      throw refuse(request, reply, logLevel, refusal, scheme.name, invalidToken(route, scheme, refusal.message))
     }
     // RFC 9110 §10.2.3: a backend that is down or slow is usually back within seconds.
     if (err instanceof VerifierUnavailableError) reply.header('retry-after', '5')

@@ -2,8 +2,8 @@ import createError from '@fastify/error'
 
 /**
  * Every error this plugin raises, made in one place. Request errors carry a
- * status and a fixed message (never request bytes); option errors have no
- * status and stop the boot.
+ * status and a fixed message (never request bytes); option errors are thrown
+ * while the app boots, so it does not start (@fastify/error gives them 500).
  */
 
 /** No credential for any scheme the route accepts (RFC 6750 §3.1: no error attribute). */
@@ -104,3 +104,32 @@ export const descriptions = Object.freeze({
   invalidToken: 'The access token is invalid',
   invalidApiKey: 'The API key is invalid'
 })
+
+/**
+ * The fixed `error_description` of each JWT refusal (RFC 6750 §3.1 invalid_token). Only these
+ * strings reach a response: no claim, header value or jose message is ever reflected.
+ */
+export const jwtDescriptions = Object.freeze({
+  malformed: 'The access token is malformed',
+  unsupportedAlgorithm: 'The access token algorithm is not accepted',
+  criticalHeader: 'The access token has a critical header parameter that is not supported',
+  unknownKey: 'The access token signing key is not known',
+  badSignature: 'The access token signature is invalid',
+  expired: 'The access token has expired',
+  notYetValid: 'The access token is not yet valid',
+  issuedInFuture: 'The access token was issued in the future',
+  tooOld: 'The access token is too old',
+  wrongIssuer: 'The access token issuer is not accepted',
+  wrongAudience: 'The access token audience is not accepted',
+  wrongType: 'The access token type is not accepted',
+  missingClaim: 'The access token is missing a required claim',
+  revoked: 'The access token has been revoked'
+})
+
+/**
+ * Every description a refusal may carry. An InvalidTokenError with any other message (an app
+ * can construct one: the class is exported) is answered with the scheme's generic description,
+ * so nothing outside this list can reach a header (RFC 6750 §3: error_description is a
+ * restricted character set) or a body.
+ */
+export const refusalDescriptions: ReadonlySet<string> = new Set([...Object.values(descriptions), ...Object.values(jwtDescriptions)])

@@ -13,6 +13,8 @@ import './augment.js'
 const kRoute = Symbol('fastify-protected-routes.route')
 
 type Resolution = ResolvedRoute | typeof PUBLIC
+/** A route declared before the plugin loaded whose config.auth is invalid. */
+const NOT_PREPARED = Symbol('not prepared')
 type Hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
 
 /** Registers @fastify/bearer-auth in a context of its own (no decorators leak into the app) and takes its factory. */
@@ -71,8 +73,8 @@ export async function protectedRoutesPlugin (fastify: FastifyInstance, options: 
   // Fail closed for routes this onRoute hook never saw (declared before the plugin loaded,
   // e.g. when register() was not awaited): the guard protects them as declared. On every
   // other route it is one property read.
-  const late = new WeakMap<object, Resolution | Error>()
-  function lateResolution (request: FastifyRequest, config: Record<PropertyKey, unknown>): Resolution | Error {
+  const late = new WeakMap<object, Resolution | typeof NOT_PREPARED>()
+  function lateResolution (request: FastifyRequest, config: Record<PropertyKey, unknown>): Resolution | typeof NOT_PREPARED {
     let resolution = late.get(config)
     if (resolution === undefined) {
       const [method, url] = describe(request.routeOptions.method, String(request.routeOptions.url))
@@ -81,7 +83,7 @@ export async function protectedRoutesPlugin (fastify: FastifyInstance, options: 
         if (resolution !== PUBLIC) request.log.warn({ method, url }, 'fastify-protected-routes: this route was declared before the plugin loaded; it is protected by the fallback hook. Await app.register(protectedRoutes, …) before declaring routes.')
       } catch (err) {
         request.log.error({ method, url, reason: (err as RouteConfigProblem).message }, 'fastify-protected-routes: invalid config.auth on a route declared before the plugin loaded')
-        resolution = new RouteNotPreparedError()
+        resolution = NOT_PREPARED
       }
       late.set(config, resolution)
     }
@@ -93,7 +95,8 @@ export async function protectedRoutesPlugin (fastify: FastifyInstance, options: 
     const config = request.routeOptions.config as unknown as Record<PropertyKey, unknown>
     if (config[kRoute] !== undefined || request.is404) return done()
     const resolution = lateResolution(request, config)
-    if (resolution instanceof Error) return done(resolution)
+    // A new error per request: error objects are mutable and an error handler may decorate them.
+    if (resolution === NOT_PREPARED) return done(new RouteNotPreparedError())
     if (resolution === PUBLIC) return done()
     let hook = lateHooks.get(resolution as ResolvedRoute)
     if (hook === undefined) {

@@ -29,7 +29,9 @@ async function packInto (dir: string): Promise<Packed> {
 
 /** Starts `node file` with PORT=0, waits for Fastify's "Server listening" line, returns the URL and a stop function. */
 async function start (cwd: string, file: string): Promise<{ url: string, stop: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, [file], { cwd, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  // No coverage for these children: they run the packed dist, not the sources.
+  const env = { ...process.env, PORT: '0', _TAPJS_PROCESSINFO_COVERAGE_: '0' }
+  const child = spawn(process.execPath, [file], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line from ${file}: ${output}`)), 20_000)
@@ -92,9 +94,18 @@ t.test('the packed tarball', async (t) => {
     t.ok(packed.files.some((file) => file.path === 'dist/index.d.ts'))
   })
 
+  // A package.json of its own: without it, Node would resolve 'fastify-protected-routes' as a
+  // self-reference to this repository's package instead of the extracted tarball.
+  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'quick-start-app', private: true }))
   await mkdir(join(project, 'node_modules'))
   await run('tar', ['-xzf', join(project, packed.filename), '-C', join(project, 'node_modules')])
   await rename(join(project, 'node_modules', 'package'), join(project, 'node_modules', 'fastify-protected-routes'))
+
+  t.test('resolves the package name to the extracted tarball, not to this repository', async (t) => {
+    const resolve = "console.log(import.meta.resolve('fastify-protected-routes'))"
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', resolve], { cwd: project, env: { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' } })
+    t.equal(stdout.trim(), `file://${join(project, 'node_modules', 'fastify-protected-routes', 'dist', 'index.js')}`)
+  })
 
   t.test('runs the README quick start unmodified as ESM', async (t) => {
     await writeFile(join(project, 'quick-start.mjs'), await readmeBlock('quick-start'))
@@ -120,7 +131,8 @@ t.test('the packed tarball', async (t) => {
       files: ['quick-start.ts']
     }))
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
-    const result = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir }).then(() => 'ok', (err: { stdout: string }) => err.stdout)
-    t.equal(result, 'ok')
+    const result = await run(process.execPath, [tsc, '-p', 'tsconfig.json', '--traceResolution'], { cwd: dir }).then(({ stdout }) => stdout, (err: { stdout: string }) => err.stdout)
+    t.match(result, /'fastify-protected-routes' was successfully resolved to '[^']*node_modules\/fastify-protected-routes\/dist\/index\.d\.ts'/)
+    t.notMatch(result, /error TS/)
   })
 })

@@ -1,26 +1,7 @@
 import { errors } from 'jose'
-import { InvalidTokenError } from '../errors.js'
+import { InvalidTokenError, jwtDescriptions } from '../errors.js'
 
-/**
- * The fixed `error_description` of each JWT refusal (RFC 6750 §3.1 invalid_token). Only these
- * strings reach a response: no claim, header value or jose message is ever reflected.
- */
-export const jwtDescriptions = Object.freeze({
-  malformed: 'The access token is malformed',
-  unsupportedAlgorithm: 'The access token algorithm is not accepted',
-  criticalHeader: 'The access token has a critical header parameter that is not supported',
-  unknownKey: 'The access token signing key is not known',
-  badSignature: 'The access token signature is invalid',
-  expired: 'The access token has expired',
-  notYetValid: 'The access token is not yet valid',
-  issuedInFuture: 'The access token was issued in the future',
-  tooOld: 'The access token is too old',
-  wrongIssuer: 'The access token issuer is not accepted',
-  wrongAudience: 'The access token audience is not accepted',
-  wrongType: 'The access token type is not accepted',
-  missingClaim: 'The access token is missing a required claim',
-  revoked: 'The access token has been revoked'
-})
+export { jwtDescriptions }
 
 /** jose's claim failures, as `${reason}:${claim}`; any other missing claim or wrongly typed claim falls through. */
 const claimFailures: Readonly<Record<string, string>> = Object.freeze({
