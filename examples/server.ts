@@ -2,7 +2,10 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import { createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto'
 import { promisify } from 'node:util'
-import protectedRoutes from '../lib/index.js'
+import protectedRoutes, { jtiRevocation, type BearerSchemeOptions, type TokenStore } from '../lib/index.js'
+import { documentation, SCOPE_DESCRIPTIONS } from './documentation.js'
+import { logoutRoute } from './logout.js'
+import { createTokenStore, type TokenFormat } from './store.js'
 import { tokenEndpoint } from './token-endpoint.js'
 import { demoUsers, publicUser, type PublicUser, type UserDirectory } from './users.js'
 
@@ -36,6 +39,10 @@ export interface ServerOptions {
   rateLimit?: { max: number, timeWindow: number } | undefined
   /** The accounts. @default the demo users (alice, bob, carol) */
   users?: UserDirectory | undefined
+  /** Keep tokens and revocations in the Redis at this URL, shared by every instance using it. @default in this process */
+  redisUrl?: string | undefined
+  /** What POST /token issues: signed JWTs, or opaque tokens kept in the token store. @default 'jwt' */
+  tokenFormat?: TokenFormat | undefined
 }
 
 const generateKeyPairAsync = promisify(generateKeyPair)
@@ -141,6 +148,8 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
   }
   const users = options.users ?? await demoUsers()
   const secretToken = options.secretToken ?? DEFAULT_SECRET_TOKEN
+  const tokenFormat = options.tokenFormat ?? 'jwt'
+  if (tokenFormat !== 'jwt' && tokenFormat !== 'opaque') throw new TypeError("tokenFormat must be 'jwt' or 'opaque'")
 
   const app = Fastify({
     logger: loggerOptions(options.logger),
@@ -151,6 +160,54 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
   // Rate limits are set per route (only POST /token has one).
   await app.register(rateLimit, { global: false })
 
+  // Swagger UI at /documentation, and the API in a context of its own: protectByDefault covers
+  // every route of the API and none of the documentation's, which stays public.
+  await app.register(documentation)
+  const store = await createTokenStore(app, options.redisUrl)
+  await app.register(api, { users, secretToken, signingKey, tokenLifetime, rateLimit: options.rateLimit ?? { max: 10, timeWindow: 60_000 }, store, tokenFormat })
+  return app
+}
+
+/** What {@link api} takes from {@link buildServer}: its options, with the defaults applied. */
+interface ApiOptions {
+  readonly users: UserDirectory
+  readonly secretToken: string
+  readonly signingKey: KeyObject
+  readonly tokenLifetime: number
+  readonly rateLimit: { readonly max: number, readonly timeWindow: number }
+  readonly store: TokenStore
+  readonly tokenFormat: TokenFormat
+}
+
+/**
+ * How the bearer scheme verifies what POST /token issues: a JWT, refused once revoked in the
+ * store (POST /logout), or an opaque token, looked up in the store.
+ */
+function bearerVerifier ({ users, signingKey, store, tokenFormat }: ApiOptions): Pick<BearerSchemeOptions, 'jwt' | 'opaque'> {
+  // Looked up on every request: a disabled or deleted account loses access at once.
+  function activeUser (username: unknown): PublicUser | null {
+    const user = users.find(username)
+    return user === undefined || user.disabled ? null : publicUser(user)
+  }
+  if (tokenFormat === 'opaque') return { opaque: { store, user: (record) => activeUser(record.subject) } }
+  return {
+    jwt: {
+      publicKey: createPublicKey(signingKey),
+      algorithms: [ALGORITHM],
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      typ: 'at+jwt',
+      // Every token can be revoked by its jti: one without is refused.
+      requiredClaims: ['jti'],
+      isRevoked: jtiRevocation(store),
+      user: (claims) => activeUser(claims.sub)
+    }
+  }
+}
+
+/** The API: fastify-protected-routes, POST /token and the routes, all in the context {@link buildServer} gives it. */
+async function api (app: FastifyInstance, options: ApiOptions): Promise<void> {
+  const { users, secretToken, signingKey, tokenLifetime, rateLimit, store, tokenFormat } = options
   await app.register(protectedRoutes, {
     realm: REALM,
     // Fail closed: a route is protected unless it says `auth: false`.
@@ -162,18 +219,10 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
       // OAuth2PasswordBearer: the access tokens POST /token issues.
       bearerAuth: {
         type: 'bearer',
-        jwt: {
-          publicKey: createPublicKey(signingKey),
-          algorithms: [ALGORITHM],
-          issuer: ISSUER,
-          audience: AUDIENCE,
-          typ: 'at+jwt',
-          // Looked up on every request: a disabled or deleted account loses access at once.
-          user (claims) {
-            const user = users.find(claims.sub)
-            return user === undefined || user.disabled ? null : publicUser(user)
-          }
-        }
+        ...bearerVerifier(options),
+        // For the OpenAPI document: Swagger UI's Authorize dialog logs in through POST /token.
+        tokenUrl: '/token',
+        scopes: SCOPE_DESCRIPTIONS
       },
       // FastAPI's X-Token header dependency.
       tokenHeader: { type: 'apiKey', in: 'header', name: 'X-Token', tokens: { [secretToken]: { username: 'service' } } }
@@ -197,8 +246,10 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
     issuer: ISSUER,
     audience: AUDIENCE,
     tokenLifetime,
-    rateLimit: options.rateLimit ?? { max: 10, timeWindow: 60_000 }
+    rateLimit,
+    opaqueStore: tokenFormat === 'opaque' ? store : undefined
   })
+  await app.register(logoutRoute, { store, tokenFormat })
 
   app.get('/users/me', {
     config: { auth: { scopes: ['me:read'] } },
@@ -223,6 +274,4 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
     items.push(item)
     return reply.code(201).send(item)
   })
-
-  return app
 }

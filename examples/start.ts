@@ -1,10 +1,14 @@
 import { banner, readConfig } from './config.js'
 import { buildServer } from './server.js'
+import { readStoreConfig, storeBanner } from './store.js'
 
 // `npm start`: the example on PORT (default 3000) of HOST (default 127.0.0.1). Tests run it as a
 // child process and never import it.
 const config = readConfig(process.env)
-const app = await buildServer({ logger: true, secretToken: config.secretToken })
+// REDIS_URL: tokens and revocations shared by every instance on that Redis; TOKEN_FORMAT=opaque: opaque tokens.
+const storeConfig = readStoreConfig(process.env)
+const { redisUrl, tokenFormat } = storeConfig
+const app = await buildServer({ logger: true, secretToken: config.secretToken, redisUrl, tokenFormat })
 const url = await app.listen({ port: config.port, host: config.host })
 
 // Stop taking connections, finish the requests in flight, then let the process end by itself.
@@ -15,4 +19,4 @@ async function shutdown (signal: NodeJS.Signals): Promise<void> {
 process.once('SIGINT', shutdown)
 process.once('SIGTERM', shutdown)
 
-process.stdout.write(banner(url, config))
+process.stdout.write(banner(url, config) + storeBanner(storeConfig))

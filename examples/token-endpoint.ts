@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { KeyObject } from 'node:crypto'
 import { parse, type ParsedUrlQuery } from 'node:querystring'
-import { signAccessToken } from '../lib/index.js'
+import { signAccessToken, type TokenStore } from '../lib/index.js'
 import type { UserDirectory } from './users.js'
 
 /** Options of {@link tokenEndpoint}. */
@@ -16,6 +16,8 @@ export interface TokenEndpointOptions {
   readonly tokenLifetime: number
   /** Requests per client address per window. */
   readonly rateLimit: { readonly max: number, readonly timeWindow: number }
+  /** Issue opaque tokens from this store instead of signed JWTs. */
+  readonly opaqueStore?: TokenStore | undefined
 }
 
 /** RFC 6749 §5.2 error codes this endpoint answers with. */
@@ -114,7 +116,7 @@ const errorResponse = {
  * form, so that no other route of the app accepts forms and no form reaches another parser.
  */
 export async function tokenEndpoint (app: FastifyInstance, options: TokenEndpointOptions): Promise<void> {
-  const { users, signingKey, algorithm, issuer, audience, tokenLifetime, rateLimit } = options
+  const { users, signingKey, algorithm, issuer, audience, tokenLifetime, rateLimit, opaqueStore } = options
 
   app.removeAllContentTypeParsers()
   // node:querystring keeps a repeated name as an array, so a repeat is seen, never silently resolved.
@@ -159,15 +161,17 @@ export async function tokenEndpoint (app: FastifyInstance, options: TokenEndpoin
     const granted = requested === undefined ? user.scopes : user.scopes.filter((scope) => requested.includes(scope))
 
     const scope = granted.join(' ')
-    const accessToken = await signAccessToken({
-      key: signingKey,
-      algorithm,
-      issuer,
-      audience,
-      subject: user.username,
-      expiresIn: tokenLifetime,
-      scope
-    })
+    const accessToken = opaqueStore !== undefined
+      ? (await opaqueStore.issue({ subject: user.username, scopes: granted, expiresIn: tokenLifetime })).token
+      : await signAccessToken({
+        key: signingKey,
+        algorithm,
+        issuer,
+        audience,
+        subject: user.username,
+        expiresIn: tokenLifetime,
+        scope
+      })
     request.log.info({ username: user.username, scope }, 'access token issued')
     return { access_token: accessToken, token_type: 'Bearer', expires_in: tokenLifetime, scope }
   })

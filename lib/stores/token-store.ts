@@ -108,7 +108,7 @@ export function digest (value: string): string {
 /** Checks a grant and fills in its defaults; throws TypeError or RangeError. */
 export function checkGrant (grant: TokenGrant): { subject: string, expiresIn: number, scopes: readonly string[], user: AuthUser } {
   if (typeof grant !== 'object' || grant === null) throw new TypeError('issue: the grant must be an object')
-  const { subject, expiresIn, scopes = [], user = { sub: subject } as AuthUser } = grant
+  const { subject, expiresIn, scopes = [], user = { sub: subject } as unknown as AuthUser } = grant
   if (typeof subject !== 'string' || subject === '') throw new TypeError('issue: subject must be a non-empty string')
   if (!Number.isInteger(expiresIn) || expiresIn < 1 || expiresIn > MAX_LIFETIME) throw new RangeError(`issue: expiresIn must be a whole number of seconds from 1 to ${MAX_LIFETIME}`)
   if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && SCOPE_TOKEN.test(scope))) throw new TypeError('issue: scopes must be an array of scope tokens')
