@@ -12,10 +12,10 @@ import {
   VerifierFailedError,
   VerifierUnavailableError
 } from './errors.js'
-import { forbiddenChallenge, oneOrMany, type ResolvedRoute } from './route-config.js'
+import { answersOnlyOptions, forbiddenChallenge, oneOrMany, type ResolvedRoute } from './route-config.js'
 import type { Scheme } from './schemes/index.js'
 import type { LogLevel } from './types.js'
-import { classifyFault, type Verified } from './verifiers/verifier.js'
+import { classifyFault, isThenable, withTimeout, type Verified } from './verifiers/verifier.js'
 
 /** The refusal, after its challenge is on the reply; Fastify's error handler answers it. */
 function refuse (request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, error: Error & { code: string }, scheme: string | undefined, challenge?: string | readonly string[]): Error {
@@ -56,9 +56,12 @@ async function verifyOne (scheme: Scheme, token: string, request: FastifyRequest
  * Authenticates and authorizes one request for one route. Resolves when the request may
  * go on (with `request.user` and `request.auth` set); rejects with the refusal otherwise.
  */
-export async function authenticate (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel): Promise<void> {
-  // CORS preflights carry no credentials (Fetch §4.8); they are never challenged.
-  if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) return
+export async function authenticate (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number): Promise<void> {
+  // CORS preflights carry no credentials (Fetch §4.8): an OPTIONS-only handler gets them
+  // unchallenged. A handler that also answers GET or POST would run with no user for anyone
+  // who adds the header, so there a preflight is authenticated like any request.
+  if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined &&
+    answersOnlyOptions(request.routeOptions.method)) return
 
   // 1. Find every accepted scheme's credential; any malformed one ends the request (RFC 6750 §3.1).
   let first: Scheme | undefined
@@ -103,9 +106,12 @@ export async function authenticate (route: ResolvedRoute, request: FastifyReques
   if (route.authorize !== undefined) {
     let allowed: unknown
     try {
-      allowed = await route.authorize(request, verified.user)
+      const answer = route.authorize(request, verified.user)
+      // Held to verifyTimeout like a verifier: a predicate that never settles must not hold the request.
+      allowed = isThenable(answer) ? await withTimeout(answer, verifyTimeout) : answer
     } catch (thrown) {
-      const err = new VerifierFailedError({ cause: thrown })
+      const err = thrown instanceof VerifierUnavailableError ? thrown : new VerifierFailedError({ cause: thrown })
+      if (err instanceof VerifierUnavailableError) reply.header('retry-after', '5')
       request.log.error({ err, scheme: first.name }, 'authorization fault')
       throw err
     }

@@ -27,9 +27,9 @@ async function loadBearerAuthFactory (fastify: FastifyInstance): Promise<BearerA
   return factory!
 }
 
-function routeHook (route: ResolvedRoute, logLevel: NormalizedOptions['logLevel']): Hook {
+function routeHook (route: ResolvedRoute, { logLevel, verifyTimeout }: NormalizedOptions): Hook {
   return function protectedRoutesHook (request, reply, done) {
-    authenticate(route, request, reply, logLevel).then(() => done(), done)
+    authenticate(route, request, reply, logLevel, verifyTimeout).then(() => done(), done)
   }
 }
 
@@ -66,7 +66,7 @@ export async function protectedRoutesPlugin (fastify: FastifyInstance, options: 
     }
     // A fresh config object per route: the app may share one config object between routes.
     routeOptions.config = { ...routeOptions.config, [kRoute]: resolution } as NonNullable<RouteOptions['config']>
-    if (resolution !== PUBLIC) prependHook(routeOptions, normalized.hook, routeHook(resolution as ResolvedRoute, normalized.logLevel))
+    if (resolution !== PUBLIC) prependHook(routeOptions, normalized.hook, routeHook(resolution as ResolvedRoute, normalized))
     openapi.addRoute(routeOptions, resolution)
   })
 
@@ -100,7 +100,7 @@ export async function protectedRoutesPlugin (fastify: FastifyInstance, options: 
     if (resolution === PUBLIC) return done()
     let hook = lateHooks.get(resolution as ResolvedRoute)
     if (hook === undefined) {
-      hook = routeHook(resolution as ResolvedRoute, normalized.logLevel)
+      hook = routeHook(resolution as ResolvedRoute, normalized)
       lateHooks.set(resolution as ResolvedRoute, hook)
     }
     hook(request, reply, done)

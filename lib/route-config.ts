@@ -38,6 +38,11 @@ function stringList (value: unknown, what: string): readonly string[] {
   return value as string[]
 }
 
+/** Does a route with these methods answer OPTIONS only (a CORS preflight handler)? */
+export function answersOnlyOptions (method: string | readonly string[]): boolean {
+  return method === 'OPTIONS' || (Array.isArray(method) && method.every((m) => m === 'OPTIONS'))
+}
+
 /**
  * Resolves `config.auth` for a route. Returns {@link PUBLIC} for a public route; throws
  * {@link RouteConfigProblem} for anything that is not a valid `config.auth`.
@@ -46,8 +51,7 @@ export function resolveRoute (auth: unknown, method: string | readonly string[],
   if (auth === false) return PUBLIC
   if (auth === undefined) {
     // An OPTIONS route is a CORS preflight handler: preflights carry no credentials (Fetch §4.8).
-    const optionsOnly = method === 'OPTIONS' || (Array.isArray(method) && method.every((m) => m === 'OPTIONS'))
-    if (!context.protectByDefault || optionsOnly) return PUBLIC
+    if (!context.protectByDefault || answersOnlyOptions(method)) return PUBLIC
     auth = true
   }
   const options = auth === true ? {} : auth

@@ -8,7 +8,7 @@ import { checkJwtOptions, type JwtConfig } from './jwt-config.js'
 import { keyResolver, type KeyResolver } from './jwt-keys.js'
 import type { JwtOptions } from './jwt-options.js'
 import { jwtDescriptions, toRefusal } from './jwt-refusals.js'
-import type { Verified, Verifier } from './verifier.js'
+import { isUserObject, type Verified, type Verifier } from './verifier.js'
 
 /**
  * Internal hooks, for tests and the benchmark only (not public API): a clock in ms and a
@@ -49,6 +49,28 @@ function malformed (): Error {
   return new InvalidTokenError(jwtDescriptions.malformed)
 }
 
+// RFC 7515 §7.1, §2: three base64url segments without padding (an empty signature only for
+// alg none, which jose then refuses by its alg).
+const COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
+// RFC 4648 §3.5: the bits past the last whole byte are zero. A segment of 4n+2 characters ends
+// in one whose low 4 bits are zero, one of 4n+3 in one whose low 2 bits are zero; 4n+1 encodes nothing.
+const LAST_OF_4N2 = /[AQgw]$/
+const LAST_OF_4N3 = /[AEIMQUYcgkosw048]$/
+
+/**
+ * One token, one string. jose decodes leniently (trailing `=`, non-zero pad bits), so without
+ * this a signed token has many spellings: each a cache miss and a full verification, and each
+ * past any deny-list an app keeps by the token's string.
+ */
+function isCanonical (token: string): boolean {
+  if (!COMPACT.test(token)) return false
+  for (const segment of token.split('.')) {
+    const rest = segment.length % 4
+    if (rest === 1 || (rest === 2 && !LAST_OF_4N2.test(segment)) || (rest === 3 && !LAST_OF_4N3.test(segment))) return false
+  }
+  return true
+}
+
 /** RFC 9068 §2.2.3 `scope` (space-delimited), or an array of strings (`scp`, `permissions`). */
 function readScopes (claims: Claims, scopeClaim: JwtConfig['scopeClaim']): readonly string[] {
   const name = scopeClaim ?? (claims.scope !== undefined ? 'scope' : claims.scp !== undefined ? 'scp' : 'permissions')
@@ -83,9 +105,10 @@ function keyFor (resolve: KeyResolver, log: FastifyBaseLogger): JWTVerifyGetKey 
  * The JWT verifier of a bearer scheme (RFC 9068 access tokens, RFC 8725 practices), built on
  * jose. Options are checked and static keys imported here, so a bad configuration stops the boot.
  *
- * Per request: a SHA-256 digest of the token, a cache lookup and an expiry check; on a miss,
- * jose's jwtVerify (signature first, then claims), shared by concurrent requests for the same
- * token. `isRevoked` and `user` run on every request, hit or miss.
+ * Per request: a check that the token is a canonical compact JWS, a SHA-256 digest of it, a
+ * cache lookup and an expiry check; on a miss, jose's jwtVerify (signature first, then claims),
+ * shared by concurrent requests for the same token. `isRevoked` and `user` run on every
+ * request, hit or miss.
  */
 export async function jwtVerifier (schemeName: string, options: JwtOptions): Promise<Verifier> {
   const config = checkJwtOptions(schemeName, options)
@@ -119,8 +142,8 @@ export async function jwtVerifier (schemeName: string, options: JwtOptions): Pro
 
   function withUser (entry: Entry, mapped: unknown): Verified | null {
     if (!mapped) return null
-    if (typeof mapped !== 'object' || Array.isArray(mapped)) throw new TypeError(`${config.path}.user must return a user object or a falsy value`)
-    return { user: mapped as AuthUser, scopes: entry.verified.scopes, claims: entry.verified.claims }
+    if (!isUserObject(mapped)) throw new TypeError(`${config.path}.user must return a user object or a falsy value`)
+    return { user: mapped, scopes: entry.verified.scopes, claims: entry.verified.claims }
   }
 
   function mapUser (entry: Entry, request: FastifyRequest): Verified | null | Promise<Verified | null> {
@@ -145,6 +168,7 @@ export async function jwtVerifier (schemeName: string, options: JwtOptions): Pro
   }
 
   return function verifyJwt (token, request) {
+    if (!isCanonical(token)) throw malformed()
     const key = hash('sha256', token, 'base64url')
     const nowMs = now()
     const hit = cache?.get(key)

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import { InvalidOptionError } from '../errors.js'
 import type { TokenRecord, TokenStore } from '../stores/token-store.js'
 import type { AuthUser } from '../types.js'
-import type { Verified, Verifier } from './verifier.js'
+import { isUserObject, type Verified, type Verifier } from './verifier.js'
 
 /**
  * Options of the opaque-token verifier (`schemes.<name>.opaque`): tokens a {@link TokenStore}
@@ -50,7 +50,7 @@ export function opaqueVerifier (schemeName: string, options: OpaqueOptions): Ver
     if (user === undefined) return { user: record.user, scopes: record.scopes }
     const mapped = await user(record, request)
     if (!mapped) return null
-    if (typeof mapped !== 'object' || Array.isArray(mapped)) throw new TypeError(`${path}.user must return a user object or a falsy value`)
+    if (!isUserObject(mapped)) throw new TypeError(`${path}.user must return a user object or a falsy value`)
     return { user: mapped, scopes: record.scopes }
   }
 }

@@ -17,8 +17,18 @@ export interface Verified {
  */
 export type Verifier = (token: string, request: FastifyRequest) => Verified | null | Promise<Verified | null>
 
-function isThenable (value: unknown): value is PromiseLike<unknown> {
+/** Is this a promise (or any thenable) to be awaited? */
+export function isThenable (value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function'
+}
+
+// Objects that are never a user: an Error returned instead of thrown, a boxed primitive. By
+// their built-in tag, which holds across realms and for every Error subclass.
+const NOT_USERS = new Set(['[object Array]', '[object Error]', '[object Boolean]', '[object Number]', '[object String]', '[object Symbol]', '[object BigInt]'])
+
+/** Could this be a user? An object, but not an array, an Error or a boxed primitive. */
+export function isUserObject (value: unknown): value is AuthUser {
+  return typeof value === 'object' && value !== null && !NOT_USERS.has(Object.prototype.toString.call(value))
 }
 
 /** Our own refusals pass through; anything else a verifier throws becomes a generic 500 with the cause kept for the log. */
@@ -27,7 +37,8 @@ export function classifyFault (err: unknown): Error {
   return new VerifierFailedError({ cause: err })
 }
 
-function withTimeout<T> (work: PromiseLike<T>, ms: number): Promise<T> {
+/** `work`, or {@link VerifierUnavailableError} once `ms` have passed; the timer never outlives the race. */
+export function withTimeout<T> (work: PromiseLike<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new VerifierUnavailableError()), ms)
@@ -59,11 +70,11 @@ export function fromVerifyFunction (
 ): Verifier {
   function toVerified (user: unknown): Verified | null {
     if (!user) return null
-    if (typeof user !== 'object' || Array.isArray(user)) throw new VerifierFailedError()
-    const scopes = getScopes(user as AuthUser)
+    if (!isUserObject(user)) throw new VerifierFailedError()
+    const scopes = getScopes(user)
     // A string would make the scope check match substrings ('read' in 'readonly').
     if (!Array.isArray(scopes)) throw new VerifierFailedError()
-    return { user: user as AuthUser, scopes }
+    return { user, scopes }
   }
   return function verifyFunction (token, request) {
     const result = verify(token, request)
