@@ -12,10 +12,11 @@ import {
   VerifierFailedError,
   VerifierUnavailableError
 } from './errors.js'
-import { answersOnlyOptions, forbiddenChallenge, oneOrMany, type ResolvedRoute } from './route-config.js'
+import { forbiddenChallenge, oneOrMany, type ResolvedRoute } from './route-config.js'
 import type { Scheme } from './schemes/index.js'
 import type { LogLevel } from './types.js'
-import { classifyFault, isThenable, withTimeout, type Verified } from './verifiers/verifier.js'
+import { isThenable } from './checks.js'
+import { classifyFault, withTimeout, type Verified } from './verifiers/verifier.js'
 
 /** The refusal, after its challenge is on the reply; Fastify's error handler answers it. */
 function refuse (request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, error: Error & { code: string }, scheme: string | undefined, challenge?: string | readonly string[]): Error {
@@ -26,6 +27,14 @@ function refuse (request: FastifyRequest, reply: FastifyReply, logLevel: LogLeve
   return error
 }
 
+/** A fault (500, or 503 with Retry-After): logged with its cause, answered without a challenge. */
+function fault (request: FastifyRequest, reply: FastifyReply, err: Error, scheme: string, what: string): Error {
+  // RFC 9110 §10.2.3: a backend that is down or slow is usually back within seconds.
+  if (err instanceof VerifierUnavailableError) reply.header('retry-after', '5')
+  request.log.error({ err, scheme }, what)
+  return err
+}
+
 /** 401 invalid_token: the failing scheme's challenge carries the error, the others are offered plain. */
 function invalidToken (route: ResolvedRoute, failed: Scheme, description: string): string | readonly string[] {
   return oneOrMany(route.schemes.map((scheme) => scheme === failed ? errorChallenge(scheme.challenge, 'invalid_token', description) : scheme.challenge))
@@ -34,17 +43,14 @@ function invalidToken (route: ResolvedRoute, failed: Scheme, description: string
 async function verifyOne (scheme: Scheme, token: string, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Promise<Verified> {
   let verified: Verified | null
   try {
-    verified = await scheme.verify(token, request, reply)
+    verified = await scheme.verify(token, request)
   } catch (thrown) {
     const err = classifyFault(thrown)
     if (err instanceof InvalidTokenError) {
       const refusal = refusalDescriptions.has(err.message) ? err : new InvalidTokenError(scheme.refused)
       throw refuse(request, reply, logLevel, refusal, scheme.name, invalidToken(route, scheme, refusal.message))
     }
-    // RFC 9110 §10.2.3: a backend that is down or slow is usually back within seconds.
-    if (err instanceof VerifierUnavailableError) reply.header('retry-after', '5')
-    request.log.error({ err, scheme: scheme.name }, 'authentication fault')
-    throw err
+    throw fault(request, reply, err, scheme.name, 'authentication fault')
   }
   if (verified === null) {
     throw refuse(request, reply, logLevel, new InvalidTokenError(scheme.refused), scheme.name, invalidToken(route, scheme, scheme.refused))
@@ -60,8 +66,7 @@ export async function authenticate (route: ResolvedRoute, request: FastifyReques
   // CORS preflights carry no credentials (Fetch §4.8): an OPTIONS-only handler gets them
   // unchallenged. A handler that also answers GET or POST would run with no user for anyone
   // who adds the header, so there a preflight is authenticated like any request.
-  if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined &&
-    answersOnlyOptions(request.routeOptions.method)) return
+  if (route.optionsOnly && request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) return
 
   // 1. Find every accepted scheme's credential; any malformed one ends the request (RFC 6750 §3.1).
   let first: Scheme | undefined
@@ -111,9 +116,7 @@ export async function authenticate (route: ResolvedRoute, request: FastifyReques
       allowed = isThenable(answer) ? await withTimeout(answer, verifyTimeout) : answer
     } catch (thrown) {
       const err = thrown instanceof VerifierUnavailableError ? thrown : new VerifierFailedError({ cause: thrown })
-      if (err instanceof VerifierUnavailableError) reply.header('retry-after', '5')
-      request.log.error({ err, scheme: first.name }, 'authorization fault')
-      throw err
+      throw fault(request, reply, err, first.name, 'authorization fault')
     }
     if (allowed !== true) {
       const err = new AccessDeniedError()

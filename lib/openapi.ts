@@ -29,6 +29,7 @@ import type { ProtectedRoutesErrorCode } from './errors.js'
 import type { NormalizedOptions } from './options.js'
 import { PUBLIC, type ResolvedRoute } from './route-config.js'
 import type { SchemeOptions } from './types.js'
+import { isPlainObject as isRecord } from './checks.js'
 
 type Json = Record<string, unknown>
 type Resolution = ResolvedRoute | typeof PUBLIC
@@ -70,10 +71,6 @@ const codes = {
 } as const satisfies Record<string, ProtectedRoutesErrorCode>
 
 const CHALLENGE = 'The challenge (RFC 6750 §3); a 401 has one per scheme the route accepts'
-
-function isRecord (value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 function isProtected (resolution: Resolution): resolution is ResolvedRoute {
   return resolution !== PUBLIC

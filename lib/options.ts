@@ -1,5 +1,6 @@
 import { InvalidOptionError } from './errors.js'
 import type { AuthUser, LogLevel, ProtectedRoutesOptions, SchemeOptions } from './types.js'
+import { isPlainObject, SCOPE_TOKEN } from './checks.js'
 
 /** Options after validation, with every default filled in. */
 export interface NormalizedOptions {
@@ -42,10 +43,6 @@ function fail (message: string): never {
   throw new InvalidOptionError(message)
 }
 
-function isPlainObject (value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
 // Node's timers overflow past this and fire after 1 ms instead.
 const MAX_TIMEOUT = 2 ** 31 - 1
 
@@ -75,8 +72,6 @@ function checkScheme (name: string, scheme: unknown): SchemeOptions {
 }
 
 // --- fastify-protected-routes/openapi: the document-only fields of a bearer scheme (lib/openapi.ts).
-// RFC 6749 §3.3 scope-token, as in route-config.ts.
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 
 function checkOpenapiFields (name: string, scheme: Record<string, unknown>): void {
   if (scheme.tokenUrl === undefined && scheme.scopes === undefined) return

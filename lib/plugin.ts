@@ -73,37 +73,33 @@ export async function protectedRoutesPlugin (fastify: FastifyInstance, options: 
   // Fail closed for routes this onRoute hook never saw (declared before the plugin loaded,
   // e.g. when register() was not awaited): the guard protects them as declared. On every
   // other route it is one property read.
-  const late = new WeakMap<object, Resolution | typeof NOT_PREPARED>()
-  function lateResolution (request: FastifyRequest, config: Record<PropertyKey, unknown>): Resolution | typeof NOT_PREPARED {
-    let resolution = late.get(config)
-    if (resolution === undefined) {
+  // Per late route (keyed by its config object): its hook, or PUBLIC, or NOT_PREPARED.
+  const late = new WeakMap<object, Hook | typeof PUBLIC | typeof NOT_PREPARED>()
+  function lateHook (request: FastifyRequest, config: Record<PropertyKey, unknown>): Hook | typeof PUBLIC | typeof NOT_PREPARED {
+    let hook = late.get(config)
+    if (hook === undefined) {
       const [method, url] = describe(request.routeOptions.method, String(request.routeOptions.url))
       try {
-        resolution = resolveRoute(config.auth, request.routeOptions.method, context)
-        if (resolution !== PUBLIC) request.log.warn({ method, url }, 'fastify-protected-routes: this route was declared before the plugin loaded; it is protected by the fallback hook. Await app.register(protectedRoutes, …) before declaring routes.')
+        const resolution = resolveRoute(config.auth, request.routeOptions.method, context)
+        hook = resolution === PUBLIC ? PUBLIC : routeHook(resolution as ResolvedRoute, normalized)
+        if (hook !== PUBLIC) request.log.warn({ method, url }, 'fastify-protected-routes: this route was declared before the plugin loaded; it is protected by the fallback hook. Await app.register(protectedRoutes, …) before declaring routes.')
       } catch (err) {
         request.log.error({ method, url, reason: (err as RouteConfigProblem).message }, 'fastify-protected-routes: invalid config.auth on a route declared before the plugin loaded')
-        resolution = NOT_PREPARED
+        hook = NOT_PREPARED
       }
-      late.set(config, resolution)
+      late.set(config, hook)
     }
-    return resolution
+    return hook
   }
 
-  const lateHooks = new WeakMap<ResolvedRoute, Hook>()
   function protectedRoutesGuard (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const config = request.routeOptions.config as unknown as Record<PropertyKey, unknown>
     if (config[kRoute] !== undefined || request.is404) return done()
-    const resolution = lateResolution(request, config)
+    const hook = lateHook(request, config)
     // A new error per request: error objects are mutable and an error handler may decorate them.
-    if (resolution === NOT_PREPARED) return done(new RouteNotPreparedError())
-    if (resolution === PUBLIC) return done()
-    let hook = lateHooks.get(resolution as ResolvedRoute)
-    if (hook === undefined) {
-      hook = routeHook(resolution as ResolvedRoute, normalized)
-      lateHooks.set(resolution as ResolvedRoute, hook)
-    }
-    hook(request, reply, done)
+    if (hook === NOT_PREPARED) return done(new RouteNotPreparedError())
+    if (typeof hook === 'function') return hook(request, reply, done)
+    done() // PUBLIC
   }
   // Fastify's addHook also reaches the child contexts that already exist (registered before
   // this plugin), so their early routes are guarded too, each exactly once.

@@ -1,6 +1,7 @@
 import { errorChallenge } from './challenge.js'
 import type { Scheme } from './schemes/index.js'
 import type { AuthorizeFunction } from './types.js'
+import { SCOPE_TOKEN } from './checks.js'
 
 /** A protected route's auth requirements, resolved once when the route is declared. */
 export interface ResolvedRoute {
@@ -8,6 +9,8 @@ export interface ResolvedRoute {
   readonly scopes: readonly string[]
   readonly authorize: AuthorizeFunction | undefined
   readonly optional: boolean
+  /** The route answers OPTIONS only (a CORS preflight handler): preflights to it pass unchallenged. */
+  readonly optionsOnly: boolean
   /** The 401 header value: one challenge per accepted scheme, in order (RFC 9110 §11.6.1); a string when there is one. */
   readonly challenges: string | readonly string[]
 }
@@ -16,8 +19,6 @@ export interface ResolvedRoute {
 export const PUBLIC = Object.freeze({ public: true as const })
 
 const routeKeys = new Set(['schemes', 'scopes', 'authorize', 'optional'])
-// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 
 interface Context {
   readonly schemes: ReadonlyMap<string, Scheme>
@@ -83,6 +84,7 @@ export function resolveRoute (auth: unknown, method: string | readonly string[],
     scopes: Object.freeze([...scopes]),
     authorize: record.authorize as AuthorizeFunction | undefined,
     optional: record.optional === true,
+    optionsOnly: answersOnlyOptions(method),
     challenges: oneOrMany(schemes.map((scheme) => scheme.challenge))
   })
 }

@@ -14,6 +14,7 @@ function route (fields: Partial<ResolvedRoute> & { names?: string[] }): Resolved
     scopes: fields.scopes ?? [],
     authorize: fields.authorize,
     optional: fields.optional ?? false,
+    optionsOnly: false,
     challenges: 'Bearer realm="api"'
   }
 }

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply } from 'fastify'
 import type { verifyBearerAuthFactory as BearerAuthFactory } from '@fastify/bearer-auth'
 import { baseChallenge } from '../challenge.js'
 import { descriptions } from '../errors.js'
@@ -20,7 +20,7 @@ export interface Scheme {
   /** The fixed description sent when its verifier refuses a credential. */
   readonly refused: string
   readonly extract: Extractor
-  readonly verify: (token: string, request: FastifyRequest, reply: FastifyReply) => Verified | null | Promise<Verified | null>
+  readonly verify: Verifier
 }
 
 async function baseVerifier (name: string, options: SchemeOptions, normalized: NormalizedOptions): Promise<Verifier> {
@@ -43,7 +43,7 @@ const detachedReply = { code: () => detachedReply } as unknown as FastifyReply
  * token from the header again and calls its `auth` option. Our verifier is handed to that
  * option per call: bearer-auth calls `auth` synchronously, before its first await.
  */
-function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Scheme['verify'] {
+function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Verifier {
   let current: ((key: string) => Promise<boolean>) | undefined
   const verifyBearerAuth = factory({
     keys: [],
@@ -90,7 +90,7 @@ export async function buildSchemes (options: NormalizedOptions, bearerAuthFactor
         : apiKeyExtractor(scheme.in, scheme.name, options.maxTokenLength),
       verify: scheme.type === 'bearer'
         ? throughBearerAuth(bearerAuthFactory, verifier)
-        : (token: string, request: FastifyRequest) => verifier(token, request)
+        : verifier
     }))
   }
   return schemes

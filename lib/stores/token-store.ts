@@ -1,5 +1,6 @@
 import { hash, randomBytes } from 'node:crypto'
 import type { AuthUser } from '../types.js'
+import { SCOPE_TOKEN } from '../checks.js'
 
 /** What {@link TokenStore.issue} records: who the token is for, what it grants and for how long. */
 export interface TokenGrant {
@@ -87,8 +88,6 @@ const TOKEN_BYTES = 32
 // base64url of 32 bytes, no padding.
 const OPAQUE_TOKEN = /^[A-Za-z0-9_-]{43}$/
 const MAX_LIFETIME = 365 * 24 * 3600
-// RFC 6749 §3.3 scope-token.
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 
 /** A fresh opaque token: 256 bits from the CSPRNG. */
 export function newToken (): string {

@@ -1,5 +1,6 @@
 import { InvalidOptionError } from '../errors.js'
 import type { JwtOptions, JwtPublicKey } from './jwt-options.js'
+import { isPlainObject } from '../checks.js'
 
 /** HS* algorithms and the least secret length each allows, in bytes (RFC 7518 §3.2: at least the hash size). */
 const HMAC_MIN_BYTES: Readonly<Record<string, number>> = Object.freeze({ HS256: 32, HS384: 48, HS512: 64 })
@@ -67,10 +68,6 @@ const defaults = Object.freeze({
   jwksCooldown: 30_000,
   jwksCacheMaxAge: 600_000
 })
-
-function isPlainObject (value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 function isNonEmptyString (value: unknown): value is string {
   return typeof value === 'string' && value !== ''

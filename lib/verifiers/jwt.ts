@@ -9,6 +9,7 @@ import { keyResolver, type KeyResolver } from './jwt-keys.js'
 import type { JwtOptions } from './jwt-options.js'
 import { jwtDescriptions, toRefusal } from './jwt-refusals.js'
 import { isUserObject, type Verified, type Verifier } from './verifier.js'
+import { isThenable } from '../checks.js'
 
 /**
  * Internal hooks, for tests and the benchmark only (not public API): a clock in ms and a
@@ -30,10 +31,6 @@ interface Entry {
   readonly verified: Verified & { readonly claims: Claims }
   /** Epoch ms after which the entry must not be used: never past exp (nor iat + maxTokenAge). */
   readonly expiresAt: number
-}
-
-function isThenable<T> (value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function'
 }
 
 /** Claims are shared by every request that presents the token: nothing may change them. */

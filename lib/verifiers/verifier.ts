@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { InvalidTokenError, VerifierFailedError, VerifierUnavailableError } from '../errors.js'
 import type { AuthUser } from '../types.js'
+import { isThenable } from '../checks.js'
 
 /** A credential that verified: the user and what it was granted. */
 export interface Verified {
@@ -16,11 +17,6 @@ export interface Verified {
  * {@link VerifierUnavailableError}; anything else it throws is a fault (500).
  */
 export type Verifier = (token: string, request: FastifyRequest) => Verified | null | Promise<Verified | null>
-
-/** Is this a promise (or any thenable) to be awaited? */
-export function isThenable (value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function'
-}
 
 // Objects that are never a user: an Error returned instead of thrown, a boxed primitive. By
 // their built-in tag, which holds across realms and for every Error subclass.
