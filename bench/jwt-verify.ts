@@ -65,7 +65,7 @@ async function main (): Promise<void> {
   const rsUncached = await jwtVerifier('bench', { ...base, publicKey: pem, algorithms: ['RS256'], cache: false })
   const rsCached = await jwtVerifier('bench', { ...base, publicKey: pem, algorithms: ['RS256'] })
   const staticToken = 'static-token-0123456789abcdefghijklmnopqrstuvwxyz'
-  const tokens = staticTokensVerifier('bench', { [staticToken]: { username: 'bench' } }, () => true, () => [])
+  const tokens = staticTokensVerifier('bench', { [staticToken]: { username: 'bench' } }, () => true, () => [], 8192)
   // Warm the caches, and prove every case accepts its token.
   for (const [verifier, jwt] of [[hsUncached, hsToken], [hsCached, hsToken], [rsUncached, rsToken], [rsCached, rsToken], [tokens, staticToken]] as const) {
     if (await verifier(jwt, request) === null) throw new Error('a bench token was refused')

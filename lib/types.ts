@@ -37,7 +37,7 @@ export type StaticTokens = Readonly<Record<string, AuthUser>> | ReadonlyMap<stri
 interface VerifierChoice {
   /** Turns the credential into a user (sync or async); a falsy result refuses it. */
   verify?: VerifyFunction
-  /** Static credentials, compared in constant time over digests. */
+  /** Static credentials, compared in constant time against every entry. */
   tokens?: StaticTokens
 }
 

@@ -2,6 +2,8 @@ import crypto from 'node:crypto'
 import { syncBuiltinESMExports } from 'node:module'
 import t, { type Test } from 'tap'
 import protectedRoutes, { type AuthUser, type ProtectedRoutesOptions, type StaticTokens } from '../lib/index.js'
+import type { FastifyRequest } from 'fastify'
+import { staticTokensVerifier } from '../lib/verifiers/static-tokens.js'
 import { build, errorBody, fresh } from './helpers/app.js'
 
 /** Counts constant-time comparisons made by code that imported timingSafeEqual from node:crypto. */
@@ -122,4 +124,18 @@ t.test('the boot error never quotes the offending token', async (t) => {
     .then(() => null, (err: Error) => err)
   t.ok(err)
   t.notMatch(String(err?.message), 'secret')
+})
+
+t.test('the comparison itself refuses what no extractor would pass: non-ASCII, NUL or longer than maxTokenLength', async (t) => {
+  const verify = staticTokensVerifier('s', { abc: { id: 1 }, abcd: { id: 2 } }, () => true, () => [], 4)
+  t.same(verify('abc', {} as FastifyRequest), { user: { id: 1 }, scopes: [] })
+  // Written as bytes, U+0163 would end in 0x63 ('c') and U+00E9 would become two bytes.
+  t.equal(verify('ab\u0163', {} as FastifyRequest), null)
+  t.equal(verify('ab\u00e9', {} as FastifyRequest), null)
+  // Cut to maxTokenLength it would read 'abcd'; NUL-padded it would read 'abc'.
+  t.equal(verify('abcde', {} as FastifyRequest), null)
+  t.equal(verify('abc\u0000', {} as FastifyRequest), null)
+  // The buffer is clean again after each call: the same short token still matches.
+  t.same(verify('abcd', {} as FastifyRequest), { user: { id: 2 }, scopes: [] })
+  t.same(verify('abc', {} as FastifyRequest), { user: { id: 1 }, scopes: [] })
 })

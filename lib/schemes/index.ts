@@ -28,7 +28,7 @@ async function baseVerifier (name: string, options: SchemeOptions, normalized: N
   if (options.type === 'bearer' && options.jwt !== undefined) return await jwtVerifier(name, options.jwt)
   if (options.type === 'bearer' && options.opaque !== undefined) return opaqueVerifier(name, options.opaque)
   const isWellFormed = options.type === 'bearer' ? isBearerToken : isApiKey
-  return staticTokensVerifier(name, options.tokens!, (token) => token.length <= normalized.maxTokenLength && isWellFormed(token), normalized.getScopes)
+  return staticTokensVerifier(name, options.tokens!, (token) => token.length <= normalized.maxTokenLength && isWellFormed(token), normalized.getScopes, normalized.maxTokenLength)
 }
 
 /**
