@@ -4,41 +4,53 @@ import createError from '@fastify/error'
  * Every error this plugin raises, made in one place. Request errors carry a
  * status and a fixed message (never request bytes); option errors are thrown
  * while the app boots, so it does not start (@fastify/error gives them 500).
+ * Refusals (400, 401, 403) are answers, not faults: they capture no stack trace,
+ * which would cost more than the rest of the refusal and say nothing.
  */
 
 /** No credential for any scheme the route accepts (RFC 6750 §3.1: no error attribute). */
 export const MissingCredentialsError = createError(
   'FST_PROTECTED_ROUTES_MISSING_CREDENTIALS',
   'Authentication is required',
-  401
+  401,
+  Error,
+  false
 )
 
 /** A credential is present but malformed (RFC 6750 §3.1 invalid_request). */
 export const InvalidRequestError = createError(
   'FST_PROTECTED_ROUTES_INVALID_REQUEST',
   '%s',
-  400
+  400,
+  Error,
+  false
 )
 
 /** The verifier refused the credential (RFC 6750 §3.1 invalid_token). */
 export const InvalidTokenError = createError(
   'FST_PROTECTED_ROUTES_INVALID_TOKEN',
   '%s',
-  401
+  401,
+  Error,
+  false
 )
 
 /** The user lacks a scope the route requires (RFC 6750 §3.1 insufficient_scope). */
 export const InsufficientScopeError = createError(
   'FST_PROTECTED_ROUTES_INSUFFICIENT_SCOPE',
   'The access token does not grant the required scope',
-  403
+  403,
+  Error,
+  false
 )
 
 /** The route's `authorize` predicate refused the user (RFC 9110 §15.5.4). */
 export const AccessDeniedError = createError(
   'FST_PROTECTED_ROUTES_ACCESS_DENIED',
   'Access to this resource is not allowed',
-  403
+  403,
+  Error,
+  false
 )
 
 /** A verifier or `authorize` threw, rejected or returned something that is not a user. */

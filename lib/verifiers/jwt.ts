@@ -51,21 +51,26 @@ function malformed (): Error {
 const COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 // RFC 4648 §3.5: the bits past the last whole byte are zero. A segment of 4n+2 characters ends
 // in one whose low 4 bits are zero, one of 4n+3 in one whose low 2 bits are zero; 4n+1 encodes nothing.
-const LAST_OF_4N2 = /[AQgw]$/
-const LAST_OF_4N3 = /[AEIMQUYcgkosw048]$/
+const LAST_OF_4N2 = 'AQgw'
+const LAST_OF_4N3 = 'AEIMQUYcgkosw048'
+
+/** Does the segment token[start, end) end on whole bytes, with zero bits past the last one? */
+function hasCanonicalEnd (token: string, start: number, end: number): boolean {
+  const rest = (end - start) % 4
+  if (rest === 0) return true
+  return rest !== 1 && (rest === 2 ? LAST_OF_4N2 : LAST_OF_4N3).includes(token.charAt(end - 1))
+}
 
 /**
  * One token, one string. jose decodes leniently (trailing `=`, non-zero pad bits), so without
  * this a signed token has many spellings: each a cache miss and a full verification, and each
- * past any deny-list an app keeps by the token's string.
+ * past any deny-list an app keeps by the token's string. Runs on every request: no allocation.
  */
 function isCanonical (token: string): boolean {
   if (!COMPACT.test(token)) return false
-  for (const segment of token.split('.')) {
-    const rest = segment.length % 4
-    if (rest === 1 || (rest === 2 && !LAST_OF_4N2.test(segment)) || (rest === 3 && !LAST_OF_4N3.test(segment))) return false
-  }
-  return true
+  const first = token.indexOf('.')
+  const second = token.indexOf('.', first + 1)
+  return hasCanonicalEnd(token, 0, first) && hasCanonicalEnd(token, first + 1, second) && hasCanonicalEnd(token, second + 1, token.length)
 }
 
 /** RFC 9068 §2.2.3 `scope` (space-delimited), or an array of strings (`scp`, `permissions`). */
