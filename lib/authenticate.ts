@@ -40,29 +40,99 @@ function invalidToken (route: ResolvedRoute, failed: Scheme, description: string
   return oneOrMany(route.schemes.map((scheme) => scheme === failed ? errorChallenge(scheme.challenge, 'invalid_token', description) : scheme.challenge))
 }
 
-async function verifyOne (scheme: Scheme, token: string, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Promise<Verified> {
-  let verified: Verified | null
-  try {
-    verified = await scheme.verify(token, request)
-  } catch (thrown) {
-    const err = classifyFault(thrown)
-    if (err instanceof InvalidTokenError) {
-      const refusal = refusalDescriptions.has(err.message) ? err : new InvalidTokenError(scheme.refused)
-      throw refuse(request, reply, logLevel, refusal, scheme.name, invalidToken(route, scheme, refusal.message))
-    }
-    throw fault(request, reply, err, scheme.name, 'authentication fault')
+/** What answers a credential whose verifier threw or rejected: its refusal (401), or a fault (500/503). */
+function verifyFailed (thrown: unknown, scheme: Scheme, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Error {
+  const err = classifyFault(thrown)
+  if (err instanceof InvalidTokenError) {
+    const refusal = refusalDescriptions.has(err.message) ? err : new InvalidTokenError(scheme.refused)
+    return refuse(request, reply, logLevel, refusal, scheme.name, invalidToken(route, scheme, refusal.message))
   }
+  return fault(request, reply, err, scheme.name, 'authentication fault')
+}
+
+function accepted (verified: Verified | null, scheme: Scheme, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Verified {
   if (verified === null) {
     throw refuse(request, reply, logLevel, new InvalidTokenError(scheme.refused), scheme.name, invalidToken(route, scheme, scheme.refused))
   }
   return verified
 }
 
+/** One of several credentials through its scheme's verifier. */
+async function verifyOne (scheme: Scheme, token: string, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Promise<Verified> {
+  let verified
+  try {
+    verified = await scheme.verify(token, request)
+  } catch (thrown) {
+    throw verifyFailed(thrown, scheme, request, reply, logLevel, route)
+  }
+  return accepted(verified, scheme, request, reply, logLevel, route)
+}
+
+function authorizeFailed (thrown: unknown, scheme: Scheme, request: FastifyRequest, reply: FastifyReply): Error {
+  const err = thrown instanceof VerifierUnavailableError ? thrown : new VerifierFailedError({ cause: thrown })
+  return fault(request, reply, err, scheme.name, 'authorization fault')
+}
+
+/** The user is in: `request.user` and `request.auth`. */
+function admit (request: FastifyRequest, scheme: Scheme, verified: Verified): void {
+  request.user = verified.user
+  request.auth = verified.claims === undefined
+    ? { scheme: scheme.name, scopes: verified.scopes }
+    : { scheme: scheme.name, scopes: verified.scopes, claims: verified.claims }
+}
+
 /**
- * Authenticates and authorizes one request for one route. Resolves when the request may
- * go on (with `request.user` and `request.auth` set); rejects with the refusal otherwise.
+ * Authorization, then {@link admit}: all scopes (RFC 6750 §3.1 insufficient_scope), then the
+ * route's predicate, held to verifyTimeout like a verifier. Synchronous unless `authorize`
+ * answers with a promise.
  */
-export async function authenticate (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number): Promise<void> {
+function authorize (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number, scheme: Scheme, verified: Verified): Promise<void> | undefined {
+  for (const scope of route.scopes) {
+    if (!verified.scopes.includes(scope)) {
+      const err = new InsufficientScopeError()
+      throw refuse(request, reply, logLevel, err, scheme.name, forbiddenChallenge(scheme, route, err.message))
+    }
+  }
+  const decide = (allowed: unknown): void => {
+    if (allowed !== true) {
+      const err = new AccessDeniedError()
+      throw refuse(request, reply, logLevel, err, scheme.name, forbiddenChallenge(scheme, route, err.message))
+    }
+    admit(request, scheme, verified)
+  }
+  if (route.authorize === undefined) {
+    admit(request, scheme, verified)
+    return
+  }
+  let answer: unknown
+  try {
+    answer = route.authorize(request, verified.user)
+  } catch (thrown) {
+    throw authorizeFailed(thrown, scheme, request, reply)
+  }
+  if (!isThenable(answer)) {
+    decide(answer)
+    return
+  }
+  // A predicate that never settles must not hold the request.
+  return withTimeout(answer, verifyTimeout).then(decide, (thrown: unknown) => { throw authorizeFailed(thrown, scheme, request, reply) })
+}
+
+/** Two or more credentials: every one must verify, so a bad one is never masked by a good one. */
+async function authenticateAll (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number, credentials: Array<[Scheme, string]>): Promise<void> {
+  const [first, firstToken] = credentials[0]!
+  const verified = await verifyOne(first, firstToken, request, reply, logLevel, route)
+  for (const [scheme, token] of credentials.slice(1)) await verifyOne(scheme, token, request, reply, logLevel, route)
+  await authorize(route, request, reply, logLevel, verifyTimeout, first, verified)
+}
+
+/**
+ * Authenticates and authorizes one request for one route, setting `request.user` and
+ * `request.auth`. A refusal is thrown, or the returned promise rejects with it. When every
+ * step answers synchronously (static tokens in a header, a JWT cache hit) nothing is
+ * deferred: no promise is made and `undefined` is returned.
+ */
+export function authenticate (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number): Promise<void> | undefined {
   // CORS preflights carry no credentials (Fetch §4.8): an OPTIONS-only handler gets them
   // unchallenged. A handler that also answers GET or POST would run with no user for anyone
   // who adds the header, so there a preflight is authenticated like any request.
@@ -71,7 +141,7 @@ export async function authenticate (route: ResolvedRoute, request: FastifyReques
   // 1. Find every accepted scheme's credential; any malformed one ends the request (RFC 6750 §3.1).
   let first: Scheme | undefined
   let firstToken = ''
-  let others: Array<[Scheme, string]> | undefined
+  let credentials: Array<[Scheme, string]> | undefined
   for (const scheme of route.schemes) {
     const found = scheme.extract(request)
     if (found === undefined) continue
@@ -83,11 +153,12 @@ export async function authenticate (route: ResolvedRoute, request: FastifyReques
       first = scheme
       firstToken = found
     } else {
-      if (found === firstToken || others?.some(([, token]) => token === found) === true) {
+      credentials ??= [[first, firstToken]]
+      if (credentials.some(([, token]) => token === found)) {
         throw refuse(request, reply, logLevel, new InvalidRequestError(descriptions.sameCredentialTwice), scheme.name,
           errorChallenge(scheme.challenge, 'invalid_request', descriptions.sameCredentialTwice))
       }
-      (others ??= []).push([scheme, found])
+      credentials.push([scheme, found])
     }
   }
   if (first === undefined) {
@@ -95,37 +166,18 @@ export async function authenticate (route: ResolvedRoute, request: FastifyReques
     throw refuse(request, reply, logLevel, new MissingCredentialsError(), undefined, route.challenges)
   }
 
-  // 2. Every presented credential must verify: a bad one is never masked by a good one.
-  const verified = await verifyOne(first, firstToken, request, reply, logLevel, route)
-  if (others !== undefined) {
-    for (const [scheme, token] of others) await verifyOne(scheme, token, request, reply, logLevel, route)
+  // 2. Verify, then 3. authorize.
+  if (credentials !== undefined) return authenticateAll(route, request, reply, logLevel, verifyTimeout, credentials)
+  // One credential (the usual case): one continuation on the verifier's answer, not a chain.
+  const scheme = first
+  let result
+  try {
+    result = scheme.verify(firstToken, request)
+  } catch (thrown) {
+    throw verifyFailed(thrown, scheme, request, reply, logLevel, route)
   }
-
-  // 3. Authorization: all scopes (RFC 6750 §3.1 insufficient_scope), then the route's predicate.
-  for (const scope of route.scopes) {
-    if (!verified.scopes.includes(scope)) {
-      const err = new InsufficientScopeError()
-      throw refuse(request, reply, logLevel, err, first.name, forbiddenChallenge(first, route, err.message))
-    }
-  }
-  if (route.authorize !== undefined) {
-    let allowed: unknown
-    try {
-      const answer = route.authorize(request, verified.user)
-      // Held to verifyTimeout like a verifier: a predicate that never settles must not hold the request.
-      allowed = isThenable(answer) ? await withTimeout(answer, verifyTimeout) : answer
-    } catch (thrown) {
-      const err = thrown instanceof VerifierUnavailableError ? thrown : new VerifierFailedError({ cause: thrown })
-      throw fault(request, reply, err, first.name, 'authorization fault')
-    }
-    if (allowed !== true) {
-      const err = new AccessDeniedError()
-      throw refuse(request, reply, logLevel, err, first.name, forbiddenChallenge(first, route, err.message))
-    }
-  }
-
-  request.user = verified.user
-  request.auth = verified.claims === undefined
-    ? { scheme: first.name, scopes: verified.scopes }
-    : { scheme: first.name, scopes: verified.scopes, claims: verified.claims }
+  if (!isThenable(result)) return authorize(route, request, reply, logLevel, verifyTimeout, scheme, accepted(result, scheme, request, reply, logLevel, route))
+  return Promise.resolve(result).then(
+    (value) => authorize(route, request, reply, logLevel, verifyTimeout, scheme, accepted(value, scheme, request, reply, logLevel, route)),
+    (thrown: unknown) => { throw verifyFailed(thrown, scheme, request, reply, logLevel, route) })
 }

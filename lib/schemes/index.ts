@@ -5,6 +5,7 @@ import { descriptions } from '../errors.js'
 import type { Extractor } from '../credential.js'
 import type { NormalizedOptions } from '../options.js'
 import type { SchemeOptions } from '../types.js'
+import { isThenable } from '../checks.js'
 import { fromVerifyFunction, guardVerifier, type Verified, type Verifier } from '../verifiers/verifier.js'
 import { staticTokensVerifier } from '../verifiers/static-tokens.js'
 import { jwtVerifier } from '../verifiers/jwt.js'
@@ -44,7 +45,7 @@ const detachedReply = { code: () => detachedReply } as unknown as FastifyReply
  * option per call: bearer-auth calls `auth` synchronously, before its first await.
  */
 function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Verifier {
-  let current: ((key: string) => Promise<boolean>) | undefined
+  let current: ((key: string) => boolean | Promise<boolean>) | undefined
   const verifyBearerAuth = factory({
     keys: [],
     auth: (key: string) => current!(key),
@@ -58,14 +59,27 @@ function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Ver
     return new Promise<Verified | null>((resolve, reject) => {
       let verified: Verified | null = null
       let fault: unknown
-      current = async (key) => {
+      // A synchronous verifier (static tokens, a JWT cache hit) answers bearer-auth synchronously.
+      current = (key) => {
+        let result
         try {
-          verified = await verifier(key, request)
+          result = verifier(key, request)
         } catch (err) {
           // Kept from bearer-auth: it would turn a non-Error into a string, which can throw.
           fault = err
+          return false
         }
-        return verified !== null
+        if (!isThenable(result)) {
+          verified = result
+          return result !== null
+        }
+        return Promise.resolve(result).then((value) => {
+          verified = value
+          return value !== null
+        }, (err: unknown) => {
+          fault = err
+          return false
+        })
       }
       verifyBearerAuth(request, detachedReply, (err?: Error) => {
         if (fault !== undefined) reject(fault)
