@@ -1,11 +1,11 @@
 // The benchmark's server process: one route per scenario, driven over 127.0.0.1 by
 // bench/run.ts from another process. It answers the runner over IPC: the scenario list at
 // start, its own CPU time around each measured batch, and the memory check.
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify from 'fastify'
 import bearerAuth from '@fastify/bearer-auth'
 import fastifyAuth from '@fastify/auth'
 import fastifyJwt from '@fastify/jwt'
-import { createServer } from 'node:http'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose'
@@ -16,7 +16,7 @@ import protectedRoutes from '../dist/index.js'
 export interface Scenario {
   name: string
   group: 'ours' | 'peer' | 'floor'
-  url: string
+  path: string
   headers: Record<string, string>
   expectStatus: number
 }
@@ -48,37 +48,37 @@ const jwks = createServer((_req, res) => {
 await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve))
 const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`
 
-/** The floor and the peers: an app without this plugin. */
-async function peersApp (): Promise<FastifyInstance> {
-  const app = Fastify()
-  app.get('/bare', handler)
+const app = Fastify()
+// The floor, and a second copy of it: the two differ only by the machine's noise.
+app.get('/bare', handler)
+app.get('/bare-2', handler)
+
+// The peers, each in a context of its own.
+await app.register(async (child) => {
+  await child.register(bearerAuth, { keys: [staticToken] })
+  child.get('/peer/bearer-auth', handler)
+})
+await app.register(async (child) => {
+  await child.register(bearerAuth, { keys: [staticToken], addHook: false })
+  await child.register(fastifyAuth)
+  child.get('/peer/auth', { onRequest: child.auth([child.verifyBearerAuth!]) }, handler)
+})
+for (const [path, options] of [
+  ['/peer/jwt-hs', { secret: hsSecret, verify: { allowedIss: issuer, allowedAud: audience, algorithms: ['HS256'] } }],
+  ['/peer/jwt-hs-cached', { secret: hsSecret, verify: { allowedIss: issuer, allowedAud: audience, algorithms: ['HS256'], cache: true } }],
+  ['/peer/jwt-rs', { secret: { public: publicPem, private: 'unused' }, verify: { allowedIss: issuer, allowedAud: audience, algorithms: ['RS256'] } }]
+] as const) {
   await app.register(async (child) => {
-    await child.register(bearerAuth, { keys: [staticToken] })
-    child.get('/peer/bearer-auth', handler)
+    await child.register(fastifyJwt, options as never)
+    child.get(path, { onRequest: async (request) => { await request.jwtVerify() } }, handler)
   })
-  await app.register(async (child) => {
-    await child.register(bearerAuth, { keys: [staticToken], addHook: false })
-    await child.register(fastifyAuth)
-    child.get('/peer/auth', { onRequest: child.auth([child.verifyBearerAuth!]) }, handler)
-  })
-  for (const [prefix, options] of [
-    ['/peer/jwt-hs', { secret: hsSecret, verify: { allowedIss: issuer, allowedAud: audience, algorithms: ['HS256'] } }],
-    ['/peer/jwt-hs-cached', { secret: hsSecret, verify: { allowedIss: issuer, allowedAud: audience, algorithms: ['HS256'], cache: true } }],
-    ['/peer/jwt-rs', { secret: { public: publicPem, private: 'unused' }, verify: { allowedIss: issuer, allowedAud: audience, algorithms: ['RS256'] } }]
-  ] as const) {
-    await app.register(async (child) => {
-      await child.register(fastifyJwt, options as never)
-      child.get(prefix, { onRequest: async (request) => { await request.jwtVerify() } }, handler)
-    })
-  }
-  return app
 }
 
-/** This plugin, every scheme it has. */
-async function oursApp (): Promise<FastifyInstance> {
-  const app = Fastify()
+// This plugin, every scheme it has, in a context of its own so that the floor and the peers
+// above run without it (one server: the interleaved measurement alternates between them).
+await app.register(async (child) => {
   const jwtBase = { issuer, audience, typ: 'at+jwt' }
-  await app.register(protectedRoutes, {
+  await child.register(protectedRoutes, {
     schemes: {
       bearerStatic: { type: 'bearer', tokens: { [staticToken]: { username: 'alice', scopes: ['items:read'] } } },
       xToken: { type: 'apiKey', in: 'header', name: 'X-Token', tokens: { [staticToken]: { username: 'service' } } },
@@ -90,41 +90,38 @@ async function oursApp (): Promise<FastifyInstance> {
     },
     defaultSchemes: ['bearerStatic']
   })
-  app.get('/public', handler)
-  app.get('/bearer-static', { config: { auth: { schemes: ['bearerStatic'] } } }, handler)
-  app.get('/x-token', { config: { auth: { schemes: ['xToken'] } } }, handler)
-  app.get('/verify', { config: { auth: { schemes: ['bearerVerify'] } } }, handler)
-  app.get('/jwt-hs', { config: { auth: { schemes: ['jwtHs'] } } }, handler)
-  app.get('/jwt-hs-nocache', { config: { auth: { schemes: ['jwtHsNoCache'] } } }, handler)
-  app.get('/jwt-rs', { config: { auth: { schemes: ['jwtRs'] } } }, handler)
-  app.get('/jwt-rs-nocache', { config: { auth: { schemes: ['jwtRsNoCache'] } } }, handler)
-  app.get('/scopes', { config: { auth: { schemes: ['bearerStatic'], scopes: ['items:read'] } } }, handler)
-  return app
-}
+  child.get('/public', handler)
+  child.get('/bearer-static', { config: { auth: { schemes: ['bearerStatic'] } } }, handler)
+  child.get('/x-token', { config: { auth: { schemes: ['xToken'] } } }, handler)
+  child.get('/verify', { config: { auth: { schemes: ['bearerVerify'] } } }, handler)
+  child.get('/jwt-hs', { config: { auth: { schemes: ['jwtHs'] } } }, handler)
+  child.get('/jwt-hs-nocache', { config: { auth: { schemes: ['jwtHsNoCache'] } } }, handler)
+  child.get('/jwt-rs', { config: { auth: { schemes: ['jwtRs'] } } }, handler)
+  child.get('/jwt-rs-nocache', { config: { auth: { schemes: ['jwtRsNoCache'] } } }, handler)
+  child.get('/scopes', { config: { auth: { schemes: ['bearerStatic'], scopes: ['items:read'] } } }, handler)
+})
 
-const peers = await peersApp()
-const ours = await oursApp()
-const peersUrl = await peers.listen({ port: 0, host: '127.0.0.1' })
-const oursUrl = await ours.listen({ port: 0, host: '127.0.0.1' })
+const url = await app.listen({ port: 0, host: '127.0.0.1' })
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 
 const scenarios: Scenario[] = [
-  { name: 'bare route (floor)', group: 'floor', url: `${peersUrl}/bare`, headers: {}, expectStatus: 200 },
-  { name: 'public route, plugin registered', group: 'ours', url: `${oursUrl}/public`, headers: {}, expectStatus: 200 },
-  { name: 'bearer, static tokens', group: 'ours', url: `${oursUrl}/bearer-static`, headers: bearer(staticToken), expectStatus: 200 },
-  { name: 'X-Token, static tokens', group: 'ours', url: `${oursUrl}/x-token`, headers: { 'x-token': staticToken }, expectStatus: 200 },
-  { name: 'bearer, custom async verify', group: 'ours', url: `${oursUrl}/verify`, headers: bearer(staticToken), expectStatus: 200 },
-  { name: 'JWT HS256, uncached', group: 'ours', url: `${oursUrl}/jwt-hs-nocache`, headers: bearer(hsToken), expectStatus: 200 },
-  { name: 'JWT HS256, cached', group: 'ours', url: `${oursUrl}/jwt-hs`, headers: bearer(hsToken), expectStatus: 200 },
-  { name: 'JWT RS256 (PEM), uncached', group: 'ours', url: `${oursUrl}/jwt-rs-nocache`, headers: bearer(rsToken), expectStatus: 200 },
-  { name: 'JWT RS256 (local JWKS), cached', group: 'ours', url: `${oursUrl}/jwt-rs`, headers: bearer(rsToken), expectStatus: 200 },
-  { name: 'bearer static + scopes check', group: 'ours', url: `${oursUrl}/scopes`, headers: bearer(staticToken), expectStatus: 200 },
-  { name: '401 refusal (wrong token)', group: 'ours', url: `${oursUrl}/bearer-static`, headers: bearer('wrong-token'), expectStatus: 401 },
-  { name: '@fastify/bearer-auth alone', group: 'peer', url: `${peersUrl}/peer/bearer-auth`, headers: bearer(staticToken), expectStatus: 200 },
-  { name: '@fastify/auth + bearer-auth', group: 'peer', url: `${peersUrl}/peer/auth`, headers: bearer(staticToken), expectStatus: 200 },
-  { name: '@fastify/jwt HS256, uncached', group: 'peer', url: `${peersUrl}/peer/jwt-hs`, headers: bearer(hsToken), expectStatus: 200 },
-  { name: '@fastify/jwt HS256, cached', group: 'peer', url: `${peersUrl}/peer/jwt-hs-cached`, headers: bearer(hsToken), expectStatus: 200 },
-  { name: '@fastify/jwt RS256, uncached', group: 'peer', url: `${peersUrl}/peer/jwt-rs`, headers: bearer(rsToken), expectStatus: 200 }
+  { name: 'bare route (floor)', group: 'floor', path: '/bare', headers: {}, expectStatus: 200 },
+  { name: 'bare route again (noise control)', group: 'floor', path: '/bare-2', headers: {}, expectStatus: 200 },
+  { name: 'public route, plugin registered', group: 'ours', path: '/public', headers: {}, expectStatus: 200 },
+  { name: 'bearer, static tokens', group: 'ours', path: '/bearer-static', headers: bearer(staticToken), expectStatus: 200 },
+  { name: 'X-Token, static tokens', group: 'ours', path: '/x-token', headers: { 'x-token': staticToken }, expectStatus: 200 },
+  { name: 'bearer, custom async verify', group: 'ours', path: '/verify', headers: bearer(staticToken), expectStatus: 200 },
+  { name: 'JWT HS256, uncached', group: 'ours', path: '/jwt-hs-nocache', headers: bearer(hsToken), expectStatus: 200 },
+  { name: 'JWT HS256, cached', group: 'ours', path: '/jwt-hs', headers: bearer(hsToken), expectStatus: 200 },
+  { name: 'JWT RS256 (PEM), uncached', group: 'ours', path: '/jwt-rs-nocache', headers: bearer(rsToken), expectStatus: 200 },
+  { name: 'JWT RS256 (local JWKS), cached', group: 'ours', path: '/jwt-rs', headers: bearer(rsToken), expectStatus: 200 },
+  { name: 'bearer static + scopes check', group: 'ours', path: '/scopes', headers: bearer(staticToken), expectStatus: 200 },
+  { name: '401 refusal (wrong token)', group: 'ours', path: '/bearer-static', headers: bearer('wrong-token'), expectStatus: 401 },
+  { name: '@fastify/bearer-auth alone', group: 'peer', path: '/peer/bearer-auth', headers: bearer(staticToken), expectStatus: 200 },
+  { name: '@fastify/auth + bearer-auth', group: 'peer', path: '/peer/auth', headers: bearer(staticToken), expectStatus: 200 },
+  { name: '@fastify/jwt HS256, uncached', group: 'peer', path: '/peer/jwt-hs', headers: bearer(hsToken), expectStatus: 200 },
+  { name: '@fastify/jwt HS256, cached', group: 'peer', path: '/peer/jwt-hs-cached', headers: bearer(hsToken), expectStatus: 200 },
+  { name: '@fastify/jwt RS256, uncached', group: 'peer', path: '/peer/jwt-rs', headers: bearer(rsToken), expectStatus: 200 }
 ]
 
 /** Memory after a full collection (the runner compares before and after a million invalid credentials). */
@@ -133,18 +130,64 @@ function memory (): NodeJS.MemoryUsage {
   return process.memoryUsage()
 }
 
+// Two measurements, both read by the server itself, with no IPC inside them:
+// - a window: the runner arms a window of request arrivals (after a warmup) and sends one
+//   autocannon run through it; CPU time and wall clock are read at its first and last arrival.
+// - per request: with one connection and no pipelining the requests are strictly sequential,
+//   so the CPU time between one response's finish and the next is the whole cost of the next
+//   request (reading, parsing, routing, hooks, handler, writing). The runner alternates two
+//   routes request by request, so both are measured under the same machine conditions.
+let window: { first: number, last: number } | undefined
+let arrivals = 0
 let cpuStart = process.cpuUsage()
-process.on('message', (message: { cmd: string }) => {
-  if (message.cmd === 'cpu-start') {
+let wallStart = 0n
+let bursts: { size: number, left: number, finished: number, last: number, windows: Array<[string, number]> } | undefined
+
+function cpuMicros (): number {
+  const { user, system } = process.cpuUsage()
+  return user + system
+}
+
+function onFinish (this: ServerResponse & { req: IncomingMessage }): void {
+  const sampling = bursts
+  if (sampling === undefined) return // still in flight when the measurement ended
+  if (++sampling.finished % sampling.size !== 0) return
+  const now = cpuMicros()
+  sampling.windows.push([this.req.url!, now - sampling.last])
+  sampling.last = now
+  if (--sampling.left === 0) {
+    bursts = undefined
+    process.send!({ cmd: 'bursts', windows: sampling.windows })
+  }
+}
+
+app.server.on('request', (_request: IncomingMessage, response: ServerResponse) => {
+  arrivals++
+  if (bursts !== undefined) response.once('finish', onFinish)
+  if (window === undefined) return
+  if (arrivals === window.first) {
     cpuStart = process.cpuUsage()
-    process.send!({ cmd: 'cpu-started' })
-  } else if (message.cmd === 'cpu-stop') {
+    wallStart = process.hrtime.bigint()
+  } else if (arrivals === window.last) {
     const used = process.cpuUsage(cpuStart)
-    process.send!({ cmd: 'cpu', micros: used.user + used.system })
+    const wallMicros = Number(process.hrtime.bigint() - wallStart) / 1000
+    window = undefined
+    process.send!({ cmd: 'window', cpuMicros: used.user + used.system, wallMicros })
+  }
+})
+
+process.on('message', (message: { cmd: string, skip?: number, requests?: number, size?: number, windows?: number }) => {
+  if (message.cmd === 'arm') {
+    arrivals = 0
+    window = { first: message.skip! + 1, last: message.skip! + 1 + message.requests! }
+    process.send!({ cmd: 'armed' })
+  } else if (message.cmd === 'bursts') {
+    bursts = { size: message.size!, left: message.windows!, finished: 0, last: cpuMicros(), windows: [] }
+    process.send!({ cmd: 'armed' })
   } else if (message.cmd === 'memory') {
     process.send!({ cmd: 'memory', usage: memory() })
   } else if (message.cmd === 'exit') {
-    Promise.all([peers.close(), ours.close()]).finally(() => { jwks.close(); process.exit(0) })
+    app.close().finally(() => { jwks.close(); process.exit(0) })
   }
 })
-process.send!({ cmd: 'ready', scenarios, oursUrl })
+process.send!({ cmd: 'ready', scenarios, url })
