@@ -58,14 +58,17 @@ function accepted (verified: Verified | null, scheme: Scheme, request: FastifyRe
 }
 
 /** One of several credentials through its scheme's verifier. */
-async function verifyOne (scheme: Scheme, token: string, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Promise<Verified> {
-  let verified
-  try {
-    verified = await scheme.verify(token, request)
-  } catch (thrown) {
-    throw verifyFailed(thrown, scheme, request, reply, logLevel, route)
-  }
-  return accepted(verified, scheme, request, reply, logLevel, route)
+function verifyOne (scheme: Scheme, token: string, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Promise<Verified> {
+  return new Promise((resolve, reject) => {
+    scheme.verify(token, request, (failed, verified) => {
+      try {
+        if (failed !== undefined) throw verifyFailed(failed, scheme, request, reply, logLevel, route)
+        resolve(accepted(verified, scheme, request, reply, logLevel, route))
+      } catch (err) {
+        reject(err)
+      }
+    })
+  })
 }
 
 function authorizeFailed (thrown: unknown, scheme: Scheme, request: FastifyRequest, reply: FastifyReply): Error {
@@ -93,16 +96,16 @@ function authorize (route: ResolvedRoute, request: FastifyRequest, reply: Fastif
       throw refuse(request, reply, logLevel, err, scheme.name, forbiddenChallenge(scheme, route, err.message))
     }
   }
+  if (route.authorize === undefined) {
+    admit(request, scheme, verified)
+    return
+  }
   const decide = (allowed: unknown): void => {
     if (allowed !== true) {
       const err = new AccessDeniedError()
       throw refuse(request, reply, logLevel, err, scheme.name, forbiddenChallenge(scheme, route, err.message))
     }
     admit(request, scheme, verified)
-  }
-  if (route.authorize === undefined) {
-    admit(request, scheme, verified)
-    return
   }
   let answer: unknown
   try {
@@ -126,58 +129,68 @@ async function authenticateAll (route: ResolvedRoute, request: FastifyRequest, r
   await authorize(route, request, reply, logLevel, verifyTimeout, first, verified)
 }
 
+type Done = (err?: Error) => void
+
+function settle (pending: Promise<void> | undefined, done: Done): void {
+  // It resolves with nothing, so done() gets no error.
+  if (pending === undefined) done()
+  else pending.then(done as () => void, done)
+}
+
 /**
  * Authenticates and authorizes one request for one route, setting `request.user` and
- * `request.auth`. A refusal is thrown, or the returned promise rejects with it. When every
- * step answers synchronously (static tokens in a header, a JWT cache hit) nothing is
- * deferred: no promise is made and `undefined` is returned.
+ * `request.auth`, then calls `done` once: with nothing when the request may go on, with the
+ * refusal otherwise. When every step answers synchronously (static tokens in a header, a JWT
+ * cache hit) `done` is called before this returns and no promise is made.
  */
-export function authenticate (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number): Promise<void> | undefined {
+export function authenticate (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number, done: Done): void {
   // CORS preflights carry no credentials (Fetch §4.8): an OPTIONS-only handler gets them
   // unchallenged. A handler that also answers GET or POST would run with no user for anyone
   // who adds the header, so there a preflight is authenticated like any request.
-  if (route.optionsOnly && request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) return
+  if (route.optionsOnly && request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) return done()
 
   // 1. Find every accepted scheme's credential; any malformed one ends the request (RFC 6750 §3.1).
   let first: Scheme | undefined
   let firstToken = ''
   let credentials: Array<[Scheme, string]> | undefined
-  for (const scheme of route.schemes) {
-    const found = scheme.extract(request)
-    if (found === undefined) continue
-    if (found instanceof Malformed) {
-      throw refuse(request, reply, logLevel, new InvalidRequestError(found.description), scheme.name,
-        errorChallenge(scheme.challenge, 'invalid_request', found.description))
-    }
-    if (first === undefined) {
-      first = scheme
-      firstToken = found
-    } else {
-      credentials ??= [[first, firstToken]]
-      if (credentials.some(([, token]) => token === found)) {
-        throw refuse(request, reply, logLevel, new InvalidRequestError(descriptions.sameCredentialTwice), scheme.name,
-          errorChallenge(scheme.challenge, 'invalid_request', descriptions.sameCredentialTwice))
+  try {
+    for (const scheme of route.schemes) {
+      const found = scheme.extract(request)
+      if (found === undefined) continue
+      if (found instanceof Malformed) {
+        throw refuse(request, reply, logLevel, new InvalidRequestError(found.description), scheme.name,
+          errorChallenge(scheme.challenge, 'invalid_request', found.description))
       }
-      credentials.push([scheme, found])
+      if (first === undefined) {
+        first = scheme
+        firstToken = found
+      } else {
+        credentials ??= [[first, firstToken]]
+        if (credentials.some(([, token]) => token === found)) {
+          throw refuse(request, reply, logLevel, new InvalidRequestError(descriptions.sameCredentialTwice), scheme.name,
+            errorChallenge(scheme.challenge, 'invalid_request', descriptions.sameCredentialTwice))
+        }
+        credentials.push([scheme, found])
+      }
     }
+    if (first === undefined && !route.optional) throw refuse(request, reply, logLevel, new MissingCredentialsError(), undefined, route.challenges)
+  } catch (err) {
+    return done(err as Error)
   }
-  if (first === undefined) {
-    if (route.optional) return
-    throw refuse(request, reply, logLevel, new MissingCredentialsError(), undefined, route.challenges)
-  }
+  if (first === undefined) return done()
 
   // 2. Verify, then 3. authorize.
-  if (credentials !== undefined) return authenticateAll(route, request, reply, logLevel, verifyTimeout, credentials)
-  // One credential (the usual case): one continuation on the verifier's answer, not a chain.
+  if (credentials !== undefined) return settle(authenticateAll(route, request, reply, logLevel, verifyTimeout, credentials), done)
+  // One credential (the usual case): the verifier's answer goes straight on to authorization.
   const scheme = first
-  let result
-  try {
-    result = scheme.verify(firstToken, request)
-  } catch (thrown) {
-    throw verifyFailed(thrown, scheme, request, reply, logLevel, route)
-  }
-  if (!isThenable(result)) return authorize(route, request, reply, logLevel, verifyTimeout, scheme, accepted(result, scheme, request, reply, logLevel, route))
-  return Promise.resolve(result).then(
-    (value) => authorize(route, request, reply, logLevel, verifyTimeout, scheme, accepted(value, scheme, request, reply, logLevel, route)),
-    (thrown: unknown) => { throw verifyFailed(thrown, scheme, request, reply, logLevel, route) })
+  scheme.verify(firstToken, request, (failed, verified) => {
+    let pending
+    try {
+      if (failed !== undefined) throw verifyFailed(failed, scheme, request, reply, logLevel, route)
+      pending = authorize(route, request, reply, logLevel, verifyTimeout, scheme, accepted(verified, scheme, request, reply, logLevel, route))
+    } catch (err) {
+      return done(err as Error)
+    }
+    settle(pending, done)
+  })
 }

@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { verifyBearerAuthFactory as BearerAuthFactory } from '@fastify/bearer-auth'
 import { baseChallenge } from '../challenge.js'
 import { descriptions } from '../errors.js'
@@ -13,6 +13,12 @@ import { opaqueVerifier } from '../verifiers/opaque.js'
 import { apiKeyExtractor, isApiKey } from './api-key.js'
 import { bearerExtractor, isBearerToken } from './bearer.js'
 
+/**
+ * How a scheme answers a credential: what its verifier threw (already one of this plugin's
+ * errors), or `undefined` and the verified credential (`null`: refused). It must not throw.
+ */
+export type Answer = (failed: unknown, verified: Verified | null) => void
+
 /** A scheme ready for requests: everything per-request work needs, computed once. */
 export interface Scheme {
   readonly name: string
@@ -21,7 +27,26 @@ export interface Scheme {
   /** The fixed description sent when its verifier refuses a credential. */
   readonly refused: string
   readonly extract: Extractor
-  readonly verify: Verifier
+  /**
+   * Verifies a credential and calls `answer` once: at once when the verifier answered
+   * synchronously, else when it settles. No promise of its own: a callback costs less.
+   */
+  readonly verify: (token: string, request: FastifyRequest, answer: Answer) => void
+}
+
+/** A verifier (sync or async) behind the {@link Answer} callback. */
+function answering (verifier: Verifier): Scheme['verify'] {
+  return function verify (token, request, answer) {
+    let result
+    try {
+      result = verifier(token, request)
+    } catch (err) {
+      answer(err, null)
+      return
+    }
+    if (!isThenable(result)) answer(undefined, result)
+    else result.then((value) => { answer(undefined, value) }, (err: unknown) => { answer(err, null) })
+  }
 }
 
 async function baseVerifier (name: string, options: SchemeOptions, normalized: NormalizedOptions): Promise<Verifier> {
@@ -42,9 +67,11 @@ const detachedReply = { code: () => detachedReply } as unknown as FastifyReply
 /**
  * Runs a bearer verifier through @fastify/bearer-auth's verifyBearerAuth, which reads the
  * token from the header again and calls its `auth` option. Our verifier is handed to that
- * option per call: bearer-auth calls `auth` synchronously, before its first await.
+ * option per call: bearer-auth calls `auth` synchronously, before its first await. Its
+ * callback is the scheme's answer; bearer-auth would call it again if it threw, which an
+ * {@link Answer} never does.
  */
-function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Verifier {
+function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Scheme['verify'] {
   let current: ((key: string) => boolean | Promise<boolean>) | undefined
   const verifyBearerAuth = factory({
     keys: [],
@@ -55,38 +82,36 @@ function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Ver
     verifyErrorLogLevel: null as unknown as string
   })
 
-  return function verifyBearer (_token, request) {
-    return new Promise<Verified | null>((resolve, reject) => {
-      let verified: Verified | null = null
-      let fault: unknown
-      // A synchronous verifier (static tokens, a JWT cache hit) answers bearer-auth synchronously.
-      current = (key) => {
-        let result
-        try {
-          result = verifier(key, request)
-        } catch (err) {
-          // Kept from bearer-auth: it would turn a non-Error into a string, which can throw.
-          fault = err
-          return false
-        }
-        if (!isThenable(result)) {
-          verified = result
-          return result !== null
-        }
-        return Promise.resolve(result).then((value) => {
-          verified = value
-          return value !== null
-        }, (err: unknown) => {
-          fault = err
-          return false
-        })
+  return function verifyBearer (_token, request, answer) {
+    let verified: Verified | null = null
+    let fault: unknown
+    // A synchronous verifier (static tokens, a JWT cache hit) answers bearer-auth synchronously.
+    current = (key) => {
+      let result
+      try {
+        result = verifier(key, request)
+      } catch (err) {
+        // Kept from bearer-auth: it would turn a non-Error into a string, which can throw.
+        fault = err
+        return false
       }
-      verifyBearerAuth(request, detachedReply, (err?: Error) => {
-        if (fault !== undefined) reject(fault)
-        else resolve(err === undefined ? verified : null)
+      if (!isThenable(result)) {
+        verified = result
+        return result !== null
+      }
+      return Promise.resolve(result).then((value) => {
+        verified = value
+        return value !== null
+      }, (err: unknown) => {
+        fault = err
+        return false
       })
-      current = undefined
+    }
+    verifyBearerAuth(request, detachedReply, (err?: Error) => {
+      if (fault !== undefined) answer(fault, null)
+      else answer(undefined, err === undefined ? verified : null)
     })
+    current = undefined
   }
 }
 
@@ -104,7 +129,7 @@ export async function buildSchemes (options: NormalizedOptions, bearerAuthFactor
         : apiKeyExtractor(scheme.in, scheme.name, options.maxTokenLength),
       verify: scheme.type === 'bearer'
         ? throughBearerAuth(bearerAuthFactory, verifier)
-        : verifier
+        : answering(verifier)
     }))
   }
   return schemes
