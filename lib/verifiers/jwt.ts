@@ -107,9 +107,9 @@ function keyFor (resolve: KeyResolver, log: FastifyBaseLogger): JWTVerifyGetKey 
  * The JWT verifier of a bearer scheme (RFC 9068 access tokens, RFC 8725 practices), built on
  * jose. Options are checked and static keys imported here, so a bad configuration stops the boot.
  *
- * Per request: a check that the token is a canonical compact JWS, a SHA-256 digest of it, a
- * cache lookup and an expiry check; on a miss, jose's jwtVerify (signature first, then claims),
- * shared by concurrent requests for the same token. `isRevoked` and `user` run on every
+ * Per request: a SHA-256 digest of the token, a cache lookup and an expiry check; on a miss,
+ * a check that the token is a canonical compact JWS, then jose's jwtVerify (signature first,
+ * then claims), shared by concurrent requests for the same token. `isRevoked` and `user` run on every
  * request, hit or miss.
  */
 export async function jwtVerifier (schemeName: string, options: JwtOptions): Promise<Verifier> {
@@ -170,14 +170,16 @@ export async function jwtVerifier (schemeName: string, options: JwtOptions): Pro
   }
 
   return function verifyJwt (token, request) {
-    if (!isCanonical(token)) throw malformed()
     const key = hash('sha256', token, 'base64url')
     const nowMs = now()
     const hit = cache?.get(key)
     if (hit !== undefined) {
+      // The key is the digest of this exact string, and only canonical tokens are cached:
+      // a hit needs no second look at the form.
       if (nowMs < hit.expiresAt) return finish(hit, request)
       cache!.delete(key)
     }
+    if (!isCanonical(token)) throw malformed()
     let pending = inFlight.get(key)
     if (pending === undefined) {
       pending = verifyToken(token, nowMs, request.log)
