@@ -72,6 +72,7 @@ const detachedReply = { code: () => detachedReply } as unknown as FastifyReply
  * {@link Answer} never does.
  */
 function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Scheme['verify'] {
+  const verify = answering(verifier)
   let current: ((key: string) => boolean | Promise<boolean>) | undefined
   const verifyBearerAuth = factory({
     keys: [],
@@ -83,32 +84,24 @@ function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Sch
   })
 
   return function verifyBearer (_token, request, answer) {
+    // What the verifier said, kept for the answer: bearer-auth only learns accepted or not
+    // (it would turn a fault that is not an Error into a string, which can throw).
+    let failed: unknown
     let verified: Verified | null = null
-    let fault: unknown
-    // A synchronous verifier (static tokens, a JWT cache hit) answers bearer-auth synchronously.
     current = (key) => {
-      let result
-      try {
-        result = verifier(key, request)
-      } catch (err) {
-        // Kept from bearer-auth: it would turn a non-Error into a string, which can throw.
-        fault = err
-        return false
-      }
-      if (!isThenable(result)) {
-        verified = result
-        return result !== null
-      }
-      return Promise.resolve(result).then((value) => {
+      let accepted: boolean | undefined
+      let settle: ((value: boolean) => void) | undefined
+      verify(key, request, (thrown, value) => {
+        failed = thrown
         verified = value
-        return value !== null
-      }, (err: unknown) => {
-        fault = err
-        return false
+        accepted = thrown === undefined && value !== null
+        settle?.(accepted)
       })
+      // A synchronous verifier (static tokens, a JWT cache hit) answers bearer-auth synchronously.
+      return accepted ?? new Promise<boolean>((resolve) => { settle = resolve })
     }
     verifyBearerAuth(request, detachedReply, (err?: Error) => {
-      if (fault !== undefined) answer(fault, null)
+      if (failed !== undefined) answer(failed, null)
       else answer(undefined, err === undefined ? verified : null)
     })
     current = undefined
