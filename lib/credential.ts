@@ -14,16 +14,46 @@ export type Found = string | undefined | Malformed
 /** Finds a scheme's credential in a request without verifying it. */
 export type Extractor = (request: FastifyRequest) => Found
 
+/** A header sent on more than one line. */
+export const REPEATED = Symbol('repeated header')
+
 /**
- * How many header lines named `lowerName` the request carried. Node keeps only the first
- * `Authorization` line and joins others with ", ", so only the raw list tells.
+ * The value of the header `lowerName` as the client sent it: `undefined` when absent,
+ * {@link REPEATED} when it came on two or more lines. Read from the raw header list, never
+ * from `request.headers`, which a hook may have set (Fastify keeps such values apart from
+ * the raw ones) or changed in place, and which keeps only the first `Authorization` line.
  */
-export function countHeaderLines (request: FastifyRequest, lowerName: string): number {
+export function rawHeader (request: FastifyRequest, lowerName: string): string | undefined | typeof REPEATED {
   const raw = request.raw.rawHeaders
-  let count = 0
+  let value: string | undefined
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) count++
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) {
+      if (value !== undefined) return REPEATED
+      value = raw[i + 1] as string
+    }
   }
-  return count
+  return value
+}
+
+/** Every line of the header `lowerName` as the client sent it, joined with `separator`; `undefined` when absent. */
+export function rawHeaderLines (request: FastifyRequest, lowerName: string, separator: string): string | undefined {
+  const raw = request.raw.rawHeaders
+  let value: string | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) {
+      value = value === undefined ? raw[i + 1] as string : `${value}${separator}${raw[i + 1] as string}`
+    }
+  }
+  return value
+}
+
+/** The raw query string the client sent (after `?`), or `undefined` when the URL has none. */
+export function rawQuery (request: FastifyRequest): string | undefined {
+  const url = request.raw.url ?? ''
+  const start = url.indexOf('?')
+  if (start === -1) return undefined
+  const end = url.indexOf('#', start)
+  return end === -1 ? url.slice(start + 1) : url.slice(start + 1, end)
 }

@@ -87,16 +87,20 @@ t.test('a missing API key is a 401 whose challenge says where the key goes', asy
   }
 })
 
-t.test('a query string parser that yields nothing means no API key', async (t) => {
+t.test("the query key is read from the URL the client sent, whatever the app's query string parser yields", async (t) => {
   const verify = spyVerify({ key1: { id: 2 } })
   const app = await build(t, { schemes: { apiKey: { type: 'apiKey', in: 'query', name: 'api_key', verify } } }, {
     routerOptions: { querystringParser: () => null as unknown as Record<string, string> }
   })
-  app.get('/me', { config: { auth: true } }, async () => 'ok')
+  app.get('/me', { config: { auth: true } }, async (request) => request.user)
   const res = await app.inject('/me?api_key=key1')
-  t.equal(res.statusCode, 401)
-  t.same(res.json(), missing)
-  t.same(verify.calls, [])
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { id: 2 })
+  t.same(verify.calls, ['key1'])
+  const none = await app.inject('/me?other=key1#api_key=key1')
+  t.equal(none.statusCode, 401, 'another parameter, or a fragment, is no key')
+  t.same(none.json(), missing)
+  t.same(verify.calls, ['key1'])
 })
 
 t.test('a malformed API key is a 400 invalid_request and never reaches the verifier', async (t) => {

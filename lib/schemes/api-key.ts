@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { descriptions } from '../errors.js'
-import { countHeaderLines, Malformed, type Extractor, type Found } from '../credential.js'
+import { Malformed, rawHeader, rawHeaderLines, rawQuery, REPEATED, type Extractor, type Found } from '../credential.js'
 
 // Visible US-ASCII only: no spaces, no controls, nothing a proxy could fold or trim.
 const API_KEY = /^[\x21-\x7e]+$/
@@ -15,28 +15,33 @@ function check (value: string, maxTokenLength: number): Found {
 
 function headerExtractor (lowerName: string, maxTokenLength: number): Extractor {
   return function extractHeaderKey (request: FastifyRequest) {
-    // Own properties only: a name like `constructor` must not find Object.prototype's.
-    const value: unknown = Object.hasOwn(request.headers, lowerName) ? request.headers[lowerName] : undefined
+    const value = rawHeader(request, lowerName)
     if (value === undefined) return undefined
-    if (typeof value !== 'string' || countHeaderLines(request, lowerName) > 1) return duplicate
+    if (value === REPEATED) return duplicate
     return check(value, maxTokenLength)
   }
 }
 
+/**
+ * Reads the key from the URL the client sent (WHATWG form-urlencoded rules), not from
+ * `request.query`, which validation (`removeAdditional`), coercion or a hook may have changed.
+ */
 function queryExtractor (name: string, maxTokenLength: number): Extractor {
   return function extractQueryKey (request: FastifyRequest) {
-    const query = request.query as Record<string, unknown> | null | undefined
-    const value = query == null || !Object.hasOwn(query, name) ? undefined : query[name]
-    if (value === undefined) return undefined
-    if (typeof value !== 'string') return duplicate
-    return check(value, maxTokenLength)
+    const query = rawQuery(request)
+    if (query === undefined) return undefined
+    const values = new URLSearchParams(query).getAll(name)
+    if (values.length === 0) return undefined
+    if (values.length > 1) return duplicate
+    return check(values[0] as string, maxTokenLength)
   }
 }
 
 /** Reads one cookie by name from the Cookie header (RFC 6265 §4.2.1), noticing repeats. */
 function cookieExtractor (name: string, maxTokenLength: number): Extractor {
   return function extractCookieKey (request: FastifyRequest) {
-    const header = request.headers.cookie
+    // Node joins Cookie lines with '; ' too (RFC 6265 §5.4).
+    const header = rawHeaderLines(request, 'cookie', '; ')
     if (header === undefined) return undefined
     let found: string | undefined
     for (const pair of header.split(';')) {

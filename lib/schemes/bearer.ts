@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { descriptions } from '../errors.js'
-import { countHeaderLines, Malformed, type Extractor } from '../credential.js'
+import { Malformed, rawHeader, REPEATED, type Extractor } from '../credential.js'
 
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
@@ -21,9 +21,9 @@ function isBearer (header: string): boolean {
 /** Finds `Authorization: Bearer <b64token>`, refusing what RFC 6750 §2.1 does not allow. */
 export function bearerExtractor (maxTokenLength: number): Extractor {
   return function extractBearer (request: FastifyRequest) {
-    const header: unknown = request.headers.authorization
+    const header = rawHeader(request, 'authorization')
     if (header === undefined) return undefined
-    if (typeof header !== 'string' || countHeaderLines(request, 'authorization') > 1) return duplicate
+    if (header === REPEATED) return duplicate
     if (!isBearer(header)) return undefined
     let start = 6
     while (header.charCodeAt(start) === 0x20) start++

@@ -65,11 +65,13 @@ async function baseVerifier (name: string, options: SchemeOptions, normalized: N
 const detachedReply = { code: () => detachedReply } as unknown as FastifyReply
 
 /**
- * Runs a bearer verifier through @fastify/bearer-auth's verifyBearerAuth, which reads the
- * token from the header again and calls its `auth` option. Our verifier is handed to that
- * option per call: bearer-auth calls `auth` synchronously, before its first await. Its
- * callback is the scheme's answer; bearer-auth would call it again if it threw, which an
- * {@link Answer} never does.
+ * Runs a bearer verifier through @fastify/bearer-auth's verifyBearerAuth. bearer-auth reads
+ * the Authorization header of the request it is given and calls its `auth` option with the
+ * token; it is given a request that holds only the credential this plugin parsed from what
+ * the client sent, so it checks exactly that, and its `auth` refuses any other value. Our
+ * verifier is handed to that option per call: bearer-auth calls `auth` synchronously, before
+ * its first await. Its callback is the scheme's answer; bearer-auth would call it again if
+ * it threw, which an {@link Answer} never does.
  */
 function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Scheme['verify'] {
   const verify = answering(verifier)
@@ -83,12 +85,13 @@ function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Sch
     verifyErrorLogLevel: null as unknown as string
   })
 
-  return function verifyBearer (_token, request, answer) {
+  return function verifyBearer (token, request, answer) {
     // What the verifier said, kept for the answer: bearer-auth only learns accepted or not
     // (it would turn a fault that is not an Error into a string, which can throw).
     let failed: unknown
     let verified: Verified | null = null
     current = (key) => {
+      if (key !== token) return false
       let accepted: boolean | undefined
       let settle: ((value: boolean) => void) | undefined
       verify(key, request, (thrown, value) => {
@@ -100,7 +103,8 @@ function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Sch
       // A synchronous verifier (static tokens, a JWT cache hit) answers bearer-auth synchronously.
       return accepted ?? new Promise<boolean>((resolve) => { settle = resolve })
     }
-    verifyBearerAuth(request, detachedReply, (err?: Error) => {
+    const parsed = { raw: { headers: { authorization: `Bearer ${token}` } }, log: request.log } as unknown as FastifyRequest
+    verifyBearerAuth(parsed, detachedReply, (err?: Error) => {
       if (failed !== undefined) answer(failed, null)
       else answer(undefined, err === undefined ? verified : null)
     })
