@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { errorChallenge } from './challenge.js'
-import { Malformed } from './credential.js'
+import { Malformed, rawHeader } from './credential.js'
 import {
   AccessDeniedError,
   descriptions,
@@ -16,22 +16,29 @@ import { forbiddenChallenge, oneOrMany, type ResolvedRoute } from './route-confi
 import type { Scheme } from './schemes/index.js'
 import type { LogLevel } from './types.js'
 import { isThenable } from './checks.js'
+import { safeLog } from './log.js'
 import { classifyFault, withTimeout, type Verified } from './verifiers/verifier.js'
 
-/** The refusal, after its challenge is on the reply; Fastify's error handler answers it. */
-function refuse (request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, error: Error & { code: string }, scheme: string | undefined, challenge?: string | readonly string[]): Error {
+/**
+ * The refusal, with its status and challenge already on the reply; Fastify's error handler
+ * answers it. The status is set here so that an app's error handler that only reshapes the
+ * body (`reply.send({ … })` without `reply.code`) cannot turn a refusal into a 200.
+ */
+function refuse (request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, error: Error & { code: string, statusCode: number }, scheme: string | undefined, challenge?: string | readonly string[]): Error {
+  reply.code(error.statusCode)
   if (challenge !== undefined) reply.header('www-authenticate', challenge)
-  // The reason and the scheme, never the credential. Fastify's null logger (no logger
-  // configured) and custom loggers need not have a `silent` method.
-  if (logLevel !== 'silent') request.log[logLevel]({ reason: error.code, scheme }, 'authentication refused')
+  // The reason and the scheme, never the credential.
+  const fields = { reason: error.code, scheme }
+  safeLog(request.log, logLevel, fields, 'authentication refused', fields)
   return error
 }
 
 /** A fault (500, or 503 with Retry-After): logged with its cause, answered without a challenge. */
-function fault (request: FastifyRequest, reply: FastifyReply, err: Error, scheme: string, what: string): Error {
+function fault (request: FastifyRequest, reply: FastifyReply, err: Error & { statusCode: number }, scheme: string, what: string): Error {
+  reply.code(err.statusCode)
   // RFC 9110 §10.2.3: a backend that is down or slow is usually back within seconds.
   if (err instanceof VerifierUnavailableError) reply.header('retry-after', '5')
-  request.log.error({ err, scheme }, what)
+  safeLog(request.log, 'error', { err, scheme }, what, { scheme })
   return err
 }
 
@@ -42,7 +49,7 @@ function invalidToken (route: ResolvedRoute, failed: Scheme, description: string
 
 /** What answers a credential whose verifier threw or rejected: its refusal (401), or a fault (500/503). */
 function verifyFailed (thrown: unknown, scheme: Scheme, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Error {
-  const err = classifyFault(thrown)
+  const err = classifyFault(thrown) as Error & { statusCode: number }
   if (err instanceof InvalidTokenError) {
     const refusal = refusalDescriptions.has(err.message) ? err : new InvalidTokenError(scheme.refused)
     return refuse(request, reply, logLevel, refusal, scheme.name, invalidToken(route, scheme, refusal.message))
@@ -144,10 +151,11 @@ function settle (pending: Promise<void> | undefined, done: Done): void {
  * cache hit) `done` is called before this returns and no promise is made.
  */
 export function authenticate (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number, done: Done): void {
-  // CORS preflights carry no credentials (Fetch §4.8): an OPTIONS-only handler gets them
-  // unchallenged. A handler that also answers GET or POST would run with no user for anyone
-  // who adds the header, so there a preflight is authenticated like any request.
-  if (route.optionsOnly && request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) return done()
+  // CORS preflights carry no credentials (Fetch §4.8): an OPTIONS-only handler that only
+  // protectByDefault protects gets them unchallenged. A handler that also answers GET or POST
+  // would run with no user for anyone who adds the header, and an explicit config.auth is
+  // honoured as written, so there a preflight is authenticated like any request.
+  if (route.preflightExempt && request.raw.method === 'OPTIONS' && rawHeader(request, 'access-control-request-method') !== undefined) return done()
 
   // 1. Find every accepted scheme's credential; any malformed one ends the request (RFC 6750 §3.1).
   let first: Scheme | undefined

@@ -173,8 +173,9 @@ for (const kind of ['bearer', 'apiKey'] as const) {
     }
   })
 
-  t.test(`${kind}: a fault reaches a custom error handler with no status already set on the reply`, async (t) => {
+  t.test(`${kind}: a fault reaches a custom error handler with its status already on the reply`, async (t) => {
     const seen: Array<[number, unknown]> = []
+    const answered: number[] = []
     for (const [verify, timeout] of [
       [() => { throw new Error(SECRET) }, undefined],
       [() => new Promise(() => {}), 50],
@@ -187,12 +188,14 @@ for (const kind of ['bearer', 'apiKey'] as const) {
       })
       const res = await app.inject({ url: '/x', headers: kinds[kind].headers })
       t.not(res.statusCode === 401 && res.headers['www-authenticate'] === undefined, true, 'never a 401 without a challenge (RFC 9110 §11.6.1)')
+      answered.push(res.statusCode)
     }
     t.same(seen, [
-      [200, 'FST_PROTECTED_ROUTES_VERIFIER_FAILED'],
-      [200, 'FST_PROTECTED_ROUTES_VERIFIER_UNAVAILABLE'],
-      [200, 'FST_PROTECTED_ROUTES_INVALID_TOKEN']
-    ], 'the status comes from the error, for the handler to apply')
+      [500, 'FST_PROTECTED_ROUTES_VERIFIER_FAILED'],
+      [503, 'FST_PROTECTED_ROUTES_VERIFIER_UNAVAILABLE'],
+      [401, 'FST_PROTECTED_ROUTES_INVALID_TOKEN']
+    ], 'the status is set before the handler runs')
+    t.same(answered, [500, 503, 401], 'a handler that only reshapes the body cannot turn the refusal into a 200')
   })
 }
 

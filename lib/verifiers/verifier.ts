@@ -29,7 +29,11 @@ export function isUserObject (value: unknown): value is AuthUser {
 
 /** Our own refusals pass through; anything else a verifier throws becomes a generic 500 with the cause kept for the log. */
 export function classifyFault (err: unknown): Error {
-  if (err instanceof InvalidTokenError || err instanceof VerifierUnavailableError || err instanceof VerifierFailedError) return err
+  try {
+    if (err instanceof InvalidTokenError || err instanceof VerifierUnavailableError || err instanceof VerifierFailedError) return err
+  } catch {
+    // A Proxy whose getPrototypeOf trap throws: not one of ours.
+  }
   return new VerifierFailedError({ cause: err })
 }
 
