@@ -77,6 +77,17 @@ export const RouteNotPreparedError = createError(
   500
 )
 
+/**
+ * A route asks for `auth` but no context where this plugin is registered contains it (the
+ * plugin sits in a child context and the route at the root or in a sibling), so nothing could
+ * verify its requests. The boot fails instead when the route is declared after the plugin loaded.
+ */
+export const RouteOutsidePluginError = createError(
+  'FST_PROTECTED_ROUTES_ROUTE_OUTSIDE_PLUGIN',
+  'This route asks for authentication outside the context fastify-protected-routes is registered in',
+  500
+)
+
 /** Invalid plugin options: thrown from `register`, so the app does not start. */
 export const InvalidOptionError = createError(
   'FST_PROTECTED_ROUTES_INVALID_OPTION',
@@ -99,6 +110,7 @@ export type ProtectedRoutesErrorCode =
   | 'FST_PROTECTED_ROUTES_VERIFIER_FAILED'
   | 'FST_PROTECTED_ROUTES_VERIFIER_UNAVAILABLE'
   | 'FST_PROTECTED_ROUTES_ROUTE_NOT_PREPARED'
+  | 'FST_PROTECTED_ROUTES_ROUTE_OUTSIDE_PLUGIN'
   | 'FST_PROTECTED_ROUTES_INVALID_OPTION'
   | 'FST_PROTECTED_ROUTES_INVALID_ROUTE_CONFIG'
 

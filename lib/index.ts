@@ -38,6 +38,7 @@ export {
   InvalidTokenError,
   MissingCredentialsError,
   RouteNotPreparedError,
+  RouteOutsidePluginError,
   VerifierFailedError,
   VerifierUnavailableError
 } from './errors.js'

@@ -7,6 +7,7 @@ export interface NormalizedOptions {
   readonly schemes: ReadonlyMap<string, SchemeOptions>
   readonly defaultSchemes: readonly string[]
   readonly protectByDefault: boolean
+  readonly publicRoutes: readonly string[]
   readonly realm: string
   readonly hook: 'onRequest' | 'preHandler'
   readonly verifyTimeout: number
@@ -18,13 +19,13 @@ export interface NormalizedOptions {
 const defaults = Object.freeze({
   protectByDefault: false,
   realm: 'api',
-  hook: 'preHandler',
+  hook: 'onRequest',
   verifyTimeout: 10_000,
   maxTokenLength: 8192,
   logLevel: 'info'
 } as const)
 
-const knownOptions = new Set(['schemes', 'defaultSchemes', 'protectByDefault', 'realm', 'hook', 'verifyTimeout', 'maxTokenLength', 'getScopes', 'logLevel'])
+const knownOptions = new Set(['schemes', 'defaultSchemes', 'protectByDefault', 'publicRoutes', 'realm', 'hook', 'verifyTimeout', 'maxTokenLength', 'getScopes', 'logLevel'])
 const logLevels = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 // A realm is sent inside a quoted-string (RFC 9110 §5.6.4); keep it to printable ASCII with nothing to escape.
 const REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/
@@ -85,6 +86,22 @@ function checkOpenapiFields (name: string, scheme: Record<string, unknown>): voi
 }
 // --- end fastify-protected-routes/openapi
 
+// A path of a route URL: no wildcard, parameter, query, fragment or whitespace.
+const PUBLIC_PATH = /^(?:\/[^/*:?#\s]+)+$/
+
+/** `publicRoutes`: paths without a trailing slash, each public together with everything below it. */
+function publicRoutes (value: unknown): readonly string[] {
+  if (value === undefined) return Object.freeze([])
+  if (!Array.isArray(value)) fail('publicRoutes must be an array of paths')
+  for (const path of value) {
+    if (typeof path !== 'string' || !PUBLIC_PATH.test(path)) {
+      fail("publicRoutes entries must be paths such as '/documentation': a leading '/', no trailing '/', and no '*', ':', '?', '#' or spaces ('/' alone would make every route public)")
+    }
+  }
+  if (new Set(value).size !== value.length) fail('publicRoutes lists a path twice')
+  return Object.freeze([...value as string[]])
+}
+
 function timeout (value: unknown): number {
   const ms = positiveInteger(value, 'verifyTimeout', defaults.verifyTimeout)
   if (ms > MAX_TIMEOUT) fail(`verifyTimeout must be at most ${MAX_TIMEOUT}`)
@@ -123,6 +140,7 @@ export function normalizeOptions (options: ProtectedRoutesOptions): NormalizedOp
     schemes,
     defaultSchemes: Object.freeze([...defaultSchemes]),
     protectByDefault,
+    publicRoutes: publicRoutes(options.publicRoutes),
     realm,
     hook,
     verifyTimeout: timeout(options.verifyTimeout),

@@ -2,20 +2,27 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import bearerAuth, { type verifyBearerAuthFactory as BearerAuthFactory } from '@fastify/bearer-auth'
 import { authenticate } from './authenticate.js'
 import { InvalidRouteConfigError, RouteNotPreparedError } from './errors.js'
+import { safeLog } from './log.js'
 import { openapiDocumenter } from './openapi.js'
-import { normalizeOptions, type NormalizedOptions } from './options.js'
+import { normalizeOptions } from './options.js'
+import { guardOutside } from './outside.js'
 import { PUBLIC, resolveRoute, RouteConfigProblem, type ResolvedRoute } from './route-config.js'
 import { buildSchemes, type Scheme } from './schemes/index.js'
 import type { ProtectedRoutesOptions } from './types.js'
 import './augment.js'
 
-/** Marks a route config this plugin has resolved: the value is its {@link ResolvedRoute} or {@link PUBLIC}. */
-const kRoute = Symbol('fastify-protected-routes.route')
-
 type Resolution = ResolvedRoute | typeof PUBLIC
 /** A route declared before the plugin loaded whose config.auth is invalid. */
 const NOT_PREPARED = Symbol('not prepared')
-type Hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
+
+/** What `onRoute` stores in a route's config: the resolution, and the `auth` value it was resolved from. */
+interface Mark {
+  readonly auth: unknown
+  readonly resolution: Resolution | typeof NOT_PREPARED
+}
+
+/** Where a route config holds its {@link Mark}. */
+const kRoute = Symbol('fastify-protected-routes.route')
 
 /** Registers @fastify/bearer-auth in a context of its own (no decorators leak into the app) and takes its factory. */
 async function loadBearerAuthFactory (fastify: FastifyInstance): Promise<BearerAuthFactory> {
@@ -27,81 +34,91 @@ async function loadBearerAuthFactory (fastify: FastifyInstance): Promise<BearerA
   return factory!
 }
 
-function routeHook (route: ResolvedRoute, { logLevel, verifyTimeout }: NormalizedOptions): Hook {
-  return function protectedRoutesHook (request, reply, done) {
-    authenticate(route, request, reply, logLevel, verifyTimeout, done)
-  }
-}
-
 function describe (method: RouteOptions['method'], url: string): [string, string] {
   return [Array.isArray(method) ? method.join(',') : String(method), url]
 }
 
-/** Route-level hooks may be missing, one function or an array: put ours first, so the route's own run after auth. */
-function prependHook (routeOptions: RouteOptions, name: 'onRequest' | 'preHandler', hook: Hook): void {
-  const existing = routeOptions[name] as Hook | Hook[] | undefined
-  routeOptions[name] = existing === undefined ? [hook] : [hook, ...(Array.isArray(existing) ? existing : [existing])]
-}
-
-/** The plugin body: see {@link ProtectedRoutesOptions}. */
+/**
+ * The plugin body: see {@link ProtectedRoutesOptions}.
+ *
+ * One decision, one place: `onRoute` resolves each route's `config.auth` once and stores it in
+ * the route's config; one instance-level hook, added where the plugin is registered, reads it
+ * on every request and verifies the routes that are protected. No hook is attached to routes,
+ * so no other code can detach it, and every hook the app adds after the plugin (in this context
+ * or the contexts below it) runs after verification.
+ */
 export async function protectedRoutesPlugin (fastify: FastifyInstance, options: ProtectedRoutesOptions): Promise<void> {
   const normalized = normalizeOptions(options)
   const schemes: ReadonlyMap<string, Scheme> = await buildSchemes(normalized, await loadBearerAuthFactory(fastify))
-  const context = { schemes, defaultSchemes: normalized.defaultSchemes, protectByDefault: normalized.protectByDefault }
+  const context = { schemes, defaultSchemes: normalized.defaultSchemes, protectByDefault: normalized.protectByDefault, publicRoutes: normalized.publicRoutes }
+  const { logLevel, verifyTimeout } = normalized
 
   // @fastify/swagger, if the app registers it (either order): security, responses, securitySchemes.
   const openapi = openapiDocumenter(fastify, normalized)
 
   fastify.decorateRequest('user', null)
   fastify.decorateRequest('auth', null)
+  guardOutside(fastify)
 
-  // Routes declared from here on: resolve config.auth once, fail the boot on a bad one,
-  // and give only protected routes the verification hook.
+  // Routes declared from here on: resolve config.auth once, and fail the boot on a bad one.
   fastify.addHook('onRoute', function protectedRoutesOnRoute (routeOptions) {
+    const auth = routeOptions.config?.auth
     let resolution: Resolution
     try {
-      resolution = resolveRoute(routeOptions.config?.auth, routeOptions.method, context)
+      resolution = resolveRoute(auth, routeOptions.method, routeOptions.url, context)
     } catch (err) {
       throw new InvalidRouteConfigError(...describe(routeOptions.method, routeOptions.url), (err as Error).message)
     }
+    const mark: Mark = Object.freeze({ auth, resolution })
     // A fresh config object per route: the app may share one config object between routes.
-    routeOptions.config = { ...routeOptions.config, [kRoute]: resolution } as NonNullable<RouteOptions['config']>
-    if (resolution !== PUBLIC) prependHook(routeOptions, normalized.hook, routeHook(resolution as ResolvedRoute, normalized))
+    routeOptions.config = { ...routeOptions.config, [kRoute]: mark } as NonNullable<RouteOptions['config']>
     openapi.addRoute(routeOptions, resolution)
   })
 
-  // Fail closed for routes this onRoute hook never saw (declared before the plugin loaded,
-  // e.g. when register() was not awaited): the guard protects them as declared. On every
-  // other route it is one property read.
-  // Per late route (keyed by its config object): its hook, or PUBLIC, or NOT_PREPARED.
-  const late = new WeakMap<object, Hook | typeof PUBLIC | typeof NOT_PREPARED>()
-  function lateHook (request: FastifyRequest, config: Record<PropertyKey, unknown>): Hook | typeof PUBLIC | typeof NOT_PREPARED {
-    let hook = late.get(config)
-    if (hook === undefined) {
-      const [method, url] = describe(request.routeOptions.method, String(request.routeOptions.url))
-      try {
-        const resolution = resolveRoute(config.auth, request.routeOptions.method, context)
-        hook = resolution === PUBLIC ? PUBLIC : routeHook(resolution as ResolvedRoute, normalized)
-        if (hook !== PUBLIC) request.log.warn({ method, url }, 'fastify-protected-routes: this route was declared before the plugin loaded; it is protected by the fallback hook. Await app.register(protectedRoutes, …) before declaring routes.')
-      } catch (err) {
-        request.log.error({ method, url, reason: (err as RouteConfigProblem).message }, 'fastify-protected-routes: invalid config.auth on a route declared before the plugin loaded')
-        hook = NOT_PREPARED
+  // Routes whose config carries no mark, or one resolved from another `auth` than the route's
+  // config now holds: declared before the plugin loaded (e.g. register() was not awaited, or a
+  // child context registered earlier), or given a new config.auth by an onRoute hook that ran
+  // after ours. Resolved at their first request, as their config says now; cached per config.
+  const unmarked = new WeakMap<object, Mark>()
+  function resolveUnmarked (request: FastifyRequest, config: Record<PropertyKey, unknown>): Mark {
+    const [method, url] = describe(config.method as RouteOptions['method'], String(config.url))
+    const auth = config.auth
+    let resolution: Mark['resolution']
+    try {
+      resolution = resolveRoute(auth, config.method as RouteOptions['method'], String(config.url), context)
+      if (resolution !== PUBLIC && config[kRoute] === undefined) {
+        const fields = { method, url }
+        safeLog(request.log, 'warn', fields, 'fastify-protected-routes: this route was declared before the plugin loaded (in this context or a child context registered before it); it is protected as declared. Await app.register(protectedRoutes, …) before declaring routes and registering route plugins.', fields)
       }
-      late.set(config, hook)
+    } catch (err) {
+      const fields = { method, url, reason: (err as RouteConfigProblem).message }
+      safeLog(request.log, 'error', fields, 'fastify-protected-routes: invalid config.auth on a route declared before the plugin loaded', { method, url })
+      resolution = NOT_PREPARED
     }
-    return hook
+    const mark: Mark = Object.freeze({ auth, resolution })
+    unmarked.set(config, mark)
+    return mark
   }
 
-  function protectedRoutesGuard (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  function protectedRoutesHook (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const config = request.routeOptions.config as unknown as Record<PropertyKey, unknown>
-    if (config[kRoute] !== undefined || request.is404) return done()
-    const hook = lateHook(request, config)
-    // A new error per request: error objects are mutable and an error handler may decorate them.
-    if (hook === NOT_PREPARED) return done(new RouteNotPreparedError())
-    if (typeof hook === 'function') return hook(request, reply, done)
-    done() // PUBLIC
+    let mark = config[kRoute] as Mark | undefined
+    if (mark === undefined || mark.auth !== config.auth) {
+      // The not-found handler has no route of its own: nothing to protect.
+      if (request.is404) return done()
+      mark = unmarked.get(config)
+      if (mark === undefined || mark.auth !== config.auth) mark = resolveUnmarked(request, config)
+    }
+    const { resolution } = mark
+    if (resolution === PUBLIC) return done()
+    if (resolution === NOT_PREPARED) {
+      // A new error per request: error objects are mutable and an error handler may decorate them.
+      reply.code(500)
+      return done(new RouteNotPreparedError())
+    }
+    authenticate(resolution as ResolvedRoute, request, reply, logLevel, verifyTimeout, done)
   }
   // Fastify's addHook also reaches the child contexts that already exist (registered before
-  // this plugin), so their early routes are guarded too, each exactly once.
-  fastify.addHook(normalized.hook, protectedRoutesGuard)
+  // this plugin), so their routes are verified too, each exactly once.
+  fastify.addHook(normalized.hook, protectedRoutesHook)
 }

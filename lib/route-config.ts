@@ -9,8 +9,11 @@ export interface ResolvedRoute {
   readonly scopes: readonly string[]
   readonly authorize: AuthorizeFunction | undefined
   readonly optional: boolean
-  /** The route answers OPTIONS only (a CORS preflight handler): preflights to it pass unchallenged. */
-  readonly optionsOnly: boolean
+  /**
+   * CORS preflights to it pass unchallenged: it answers OPTIONS only and is protected only
+   * implicitly (`protectByDefault`), so it is a preflight handler nobody asked to protect.
+   */
+  readonly preflightExempt: boolean
   /** The 401 header value: one challenge per accepted scheme, in order (RFC 9110 §11.6.1); a string when there is one. */
   readonly challenges: string | readonly string[]
 }
@@ -24,6 +27,7 @@ interface Context {
   readonly schemes: ReadonlyMap<string, Scheme>
   readonly defaultSchemes: readonly string[]
   readonly protectByDefault: boolean
+  readonly publicRoutes: readonly string[]
 }
 
 /** Thrown with a reason; the caller wraps it with the route's method and URL. */
@@ -44,15 +48,20 @@ export function answersOnlyOptions (method: string | readonly string[]): boolean
   return method === 'OPTIONS' || (Array.isArray(method) && method.every((m) => m === 'OPTIONS'))
 }
 
+/** Is the route URL one of `publicRoutes` or below one (`/docs` covers `/docs/json`, not `/docsx`)? */
+function isPublicPath (url: string, publicRoutes: readonly string[]): boolean {
+  return publicRoutes.some((path) => url === path || url.startsWith(`${path}/`))
+}
+
 /**
- * Resolves `config.auth` for a route. Returns {@link PUBLIC} for a public route; throws
- * {@link RouteConfigProblem} for anything that is not a valid `config.auth`.
+ * Resolves `config.auth` for a route declared at `url`. Returns {@link PUBLIC} for a public
+ * route; throws {@link RouteConfigProblem} for anything that is not a valid `config.auth`.
  */
-export function resolveRoute (auth: unknown, method: string | readonly string[], context: Context): ResolvedRoute | typeof PUBLIC {
+export function resolveRoute (auth: unknown, method: string | readonly string[], url: string, context: Context): ResolvedRoute | typeof PUBLIC {
   if (auth === false) return PUBLIC
-  if (auth === undefined) {
-    // An OPTIONS route is a CORS preflight handler: preflights carry no credentials (Fetch §4.8).
-    if (!context.protectByDefault || answersOnlyOptions(method)) return PUBLIC
+  const implicit = auth === undefined
+  if (implicit) {
+    if (!context.protectByDefault || isPublicPath(url, context.publicRoutes)) return PUBLIC
     auth = true
   }
   const options = auth === true ? {} : auth
@@ -84,7 +93,8 @@ export function resolveRoute (auth: unknown, method: string | readonly string[],
     scopes: Object.freeze([...scopes]),
     authorize: record.authorize as AuthorizeFunction | undefined,
     optional: record.optional === true,
-    optionsOnly: answersOnlyOptions(method),
+    // Preflights carry no credentials (Fetch §4.8). An explicit config.auth is honoured as written.
+    preflightExempt: implicit && answersOnlyOptions(method),
     challenges: oneOrMany(schemes.map((scheme) => scheme.challenge))
   })
 }

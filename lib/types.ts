@@ -118,9 +118,23 @@ export interface ProtectedRoutesOptions {
   defaultSchemes?: readonly string[]
   /** Protect every route that does not say `auth: false`. @default false */
   protectByDefault?: boolean
+  /**
+   * Paths that are public, together with everything below them, for routes whose config has
+   * no `auth` (an explicit `config.auth` wins). For routes other plugins declare, which take no
+   * route config, such as @fastify/swagger-ui's. Matched on the route's declared URL, prefix
+   * included: `'/documentation'` covers `/documentation` and `/documentation/json`, not
+   * `/documentationx`.
+   * @default []
+   * @example ['/documentation', '/health']
+   */
+  publicRoutes?: readonly string[]
   /** The realm in challenges (RFC 9110 §11.5). @default 'api' */
   realm?: string
-  /** The lifecycle hook that verifies. @default 'preHandler' */
+  /**
+   * The lifecycle hook that verifies: `'onRequest'` refuses before the body is read, parsed or
+   * validated; `'preHandler'` when verification needs the parsed body (a verifier that reads
+   * `request.body`). @default 'onRequest'
+   */
   hook?: 'onRequest' | 'preHandler'
   /** Milliseconds a verifier may take before the request gets 503. @default 10000 */
   verifyTimeout?: number

@@ -7,7 +7,7 @@ const missing = errorBody(401, 'FST_PROTECTED_ROUTES_MISSING_CREDENTIALS', 'Auth
 const notPrepared = errorBody(500, 'FST_PROTECTED_ROUTES_ROUTE_NOT_PREPARED',
   'This route asks for authentication but its config.auth is invalid; await app.register(protectedRoutes, …) before declaring routes to see the error at startup')
 const good = { authorization: 'Bearer good' }
-const EARLY_WARNING = 'fastify-protected-routes: this route was declared before the plugin loaded; it is protected by the fallback hook. Await app.register(protectedRoutes, …) before declaring routes.'
+const EARLY_WARNING = 'fastify-protected-routes: this route was declared before the plugin loaded (in this context or a child context registered before it); it is protected as declared. Await app.register(protectedRoutes, …) before declaring routes and registering route plugins.'
 
 function setup (t: Test, extra: Partial<ProtectedRoutesOptions> = {}) {
   const verify = spyVerify({ good: { id: 1, scopes: ['read'] } })
@@ -142,7 +142,10 @@ t.test('under protectByDefault, early routes without config are protected and au
   t.equal(open.statusCode, 200)
   t.equal(open.body, 'public')
   const options_ = await app.inject({ method: 'OPTIONS', url: '/default' })
-  t.equal(options_.statusCode, 200, 'an early OPTIONS route stays public')
+  t.equal(options_.statusCode, 401, 'an early OPTIONS route is protected by default too')
+  const preflight = await app.inject({ method: 'OPTIONS', url: '/default', headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' } })
+  t.equal(preflight.statusCode, 200, 'but a CORS preflight to it passes unchallenged')
+  t.equal(preflight.body, 'preflight')
   const notFound = await app.inject('/nowhere')
   t.equal(notFound.statusCode, 404, 'an unknown URL is a 404, not a challenge')
   t.equal(notFound.headers['www-authenticate'], undefined)
@@ -195,7 +198,7 @@ t.test('a config object shared by a route declared before the plugin and one aft
   t.same(Object.getOwnPropertySymbols(shared), [])
 })
 
-t.test('a route declared before the plugin in another encapsulated context is left alone', async (t) => {
+t.test('a route declared before the plugin in another encapsulated context answers 500, never 2xx', async (t) => {
   const { app, verify, options } = setup(t)
   app.register(async function elsewhere (child) {
     child.get('/elsewhere', { config: { auth: true } }, async () => 'not ours')
@@ -206,6 +209,7 @@ t.test('a route declared before the plugin in another encapsulated context is le
   })
   await expectProtected(t, app, '/api')
   const res = await app.inject('/elsewhere')
-  t.equal(res.statusCode, 200, 'the plugin protects only its own context')
+  t.equal(res.statusCode, 500, 'nothing outside the plugin context can verify it')
+  t.same(res.json(), errorBody(500, 'FST_PROTECTED_ROUTES_ROUTE_OUTSIDE_PLUGIN', 'This route asks for authentication outside the context fastify-protected-routes is registered in'))
   t.same(verify.calls, ['good'])
 })

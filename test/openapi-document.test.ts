@@ -14,7 +14,7 @@ function route (fields: Partial<ResolvedRoute> & { names?: string[] }): Resolved
     scopes: fields.scopes ?? [],
     authorize: fields.authorize,
     optional: fields.optional ?? false,
-    optionsOnly: false,
+    preflightExempt: false,
     challenges: 'Bearer realm="api"'
   }
 }

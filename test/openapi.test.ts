@@ -163,7 +163,9 @@ t.test('under protectByDefault, public routes say security: [] and the rest are 
   t.same(paths['/implicit'].get.security, [{ bearerAuth: [] }, { tokenHeader: [] }])
   t.same(Object.keys(paths['/implicit'].get.responses), ['200', '400', '401'])
   t.same(paths['/off'].get, { responses: { 200: { description: 'Default Response' } }, security: [] })
-  t.same(paths['/preflight'].options, { responses: { 200: { description: 'Default Response' } }, security: [] }, 'an OPTIONS-only route is public')
+  // Protected like any route: only CORS preflights to it (which no OpenAPI client sends) pass.
+  t.same(paths['/preflight'].options.security, [{ bearerAuth: [] }, { tokenHeader: [] }], 'an OPTIONS-only route is protected too')
+  t.same(Object.keys(paths['/preflight'].options.responses), ['200', '400', '401'])
 })
 
 t.test('a hand-written schema.security is left as written, and its schema object untouched', async (t) => {

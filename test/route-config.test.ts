@@ -151,43 +151,50 @@ t.test('protectByDefault protects routes without config.auth and auth: false opt
   t.same(bearerVerify.calls, ['good', 'good'])
 })
 
-t.test('under protectByDefault, OPTIONS routes stay public and routes that also answer another method do not', async (t) => {
+t.test('under protectByDefault, OPTIONS-only routes let CORS preflights through and protect everything else', async (t) => {
   const { options: opts, bearerVerify } = options({ protectByDefault: true })
   const app = await build(t, opts)
   app.options('/preflight', async () => 'options')
   app.route({ method: ['OPTIONS'], url: '/preflight-array', handler: async () => 'options' })
   app.route({ method: ['GET', 'OPTIONS'], url: '/mixed', handler: async () => 'mixed' })
+  const preflightHeaders = { origin: 'https://app.example', 'access-control-request-method': 'GET', authorization: 'Bearer bad!' }
   for (const url of ['/preflight', '/preflight-array']) {
-    const res = await app.inject({ method: 'OPTIONS', url })
-    t.equal(res.statusCode, 200, url)
-    t.equal(res.body, 'options')
+    const preflight = await app.inject({ method: 'OPTIONS', url, headers: preflightHeaders })
+    t.equal(preflight.statusCode, 200, `a preflight to ${url}`)
+    t.equal(preflight.body, 'options')
+    t.equal(preflight.headers['www-authenticate'], undefined)
+    const plain = await app.inject({ method: 'OPTIONS', url })
+    t.equal(plain.statusCode, 401, `a plain OPTIONS to ${url}`)
+    t.same(plain.json(), missing)
   }
-  const mixed = await app.inject({ method: 'OPTIONS', url: '/mixed' })
-  t.equal(mixed.statusCode, 401, 'a plain OPTIONS on a route that is also GET is protected')
+  const mixed = await app.inject({ method: 'OPTIONS', url: '/mixed', headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' } })
+  t.equal(mixed.statusCode, 401, 'a preflight to a route that is also GET is protected')
   t.equal(mixed.headers['www-authenticate'], 'Bearer realm="api"')
-  t.same(bearerVerify.calls, [])
+  const get = await app.inject({ url: '/mixed', headers: { 'access-control-request-method': 'GET' } })
+  t.equal(get.statusCode, 401, 'the preflight header on another method changes nothing')
+  t.same(bearerVerify.calls, [], 'a preflight never reaches the verifier, whatever it carries')
 })
 
-t.test('a CORS preflight is never challenged on a protected OPTIONS-only route', async (t) => {
+t.test('an explicit config.auth on an OPTIONS-only route challenges preflights too', async (t) => {
   const { options: opts, bearerVerify } = options()
   const app = await build(t, opts)
   app.options('/things', { config: { auth: true } }, async (request) => ({ user: request.user }))
-  app.get('/things', { config: { auth: true } }, async (request) => ({ user: request.user }))
   const preflight = await app.inject({
     method: 'OPTIONS',
     url: '/things',
-    headers: { origin: 'https://app.example', 'access-control-request-method': 'GET', authorization: 'Bearer bad!' }
+    headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' }
   })
-  t.equal(preflight.statusCode, 200)
-  t.same(preflight.json(), { user: null })
-  t.equal(preflight.headers['www-authenticate'], undefined)
-  t.same(bearerVerify.calls, [], 'a preflight never reaches the verifier, whatever it carries')
-
-  const plain = await app.inject({ method: 'OPTIONS', url: '/things' })
-  t.equal(plain.statusCode, 401, 'an OPTIONS request that is not a preflight is authenticated')
-  t.same(plain.json(), missing)
-  const get = await app.inject({ url: '/things', headers: { 'access-control-request-method': 'GET' } })
-  t.equal(get.statusCode, 401, 'the preflight header on another method changes nothing')
+  t.equal(preflight.statusCode, 401)
+  t.same(preflight.json(), missing)
+  t.equal(preflight.headers['www-authenticate'], 'Bearer realm="api"')
+  const authed = await app.inject({
+    method: 'OPTIONS',
+    url: '/things',
+    headers: { origin: 'https://app.example', 'access-control-request-method': 'GET', authorization: 'Bearer good' }
+  })
+  t.equal(authed.statusCode, 200)
+  t.same(authed.json(), { user: { id: 'b' } })
+  t.same(bearerVerify.calls, ['good'])
 })
 
 t.test('the automatic HEAD route of a protected GET is protected and verifies once', async (t) => {
@@ -223,8 +230,8 @@ t.test('routes under a prefix are protected, with and without the trailing slash
   t.same(bearerVerify.calls, ['good', 'good', 'good'])
 })
 
-t.test("with hook: 'onRequest' credentials are checked before the body is read", async (t) => {
-  const { options: opts } = options({ hook: 'onRequest' })
+t.test("by default (hook: 'onRequest') credentials are checked before the body is read", async (t) => {
+  const { options: opts } = options()
   const app = await build(t, opts)
   let parsed = 0
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
@@ -246,8 +253,8 @@ t.test("with hook: 'onRequest' credentials are checked before the body is read",
   t.equal(parsed, 1)
 })
 
-t.test("with the default hook ('preHandler') the body is parsed first", async (t) => {
-  const { options: opts } = options()
+t.test("with hook: 'preHandler' the body is parsed first", async (t) => {
+  const { options: opts } = options({ hook: 'preHandler' })
   const app = await build(t, opts)
   app.post('/things', { config: { auth: true } }, async () => 'ok')
   const res = await app.inject({ method: 'POST', url: '/things', headers: { 'content-type': 'application/json' }, payload: '{' })

@@ -22,8 +22,9 @@ type RouteAuth = NonNullable<NonNullable<Parameters<FastifyInstance['get']>[1]>[
 async function app (t: Test, options: ProtectedRoutesOptions, routeAuth: RouteAuth = true, setup?: (app: FastifyInstance) => void): Promise<{ app: FastifyInstance, port: number }> {
   const server = Fastify({ logger: { level: 'trace', stream: w.stream }, forceCloseConnections: true })
   t.teardown(() => server.close())
-  await server.register(protectedRoutes, options)
+  // Before the plugin: hooks added after it run after verification.
   setup?.(server)
+  await server.register(protectedRoutes, options)
   server.get('/x', { config: { auth: routeAuth } }, async (request) => ({ user: request.user }))
   await server.listen({ port: 0, host: '127.0.0.1' })
   return { app: server, port: (server.server.address() as AddressInfo).port }
