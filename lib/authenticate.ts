@@ -38,8 +38,10 @@ function fault (request: FastifyRequest, reply: FastifyReply, err: Error & { sta
   reply.code(err.statusCode)
   // RFC 9110 §10.2.3: a backend that is down or slow is usually back within seconds.
   if (err instanceof VerifierUnavailableError) reply.header('retry-after', '5')
-  safeLog(request.log, 'error', { err, scheme }, what, { scheme })
-  return err
+  if (safeLog(request.log, 'error', { err, scheme }, what, { scheme })) return err
+  // Its cause cannot be serialized (a getter or a Proxy that throws): Fastify's own error log
+  // would throw on it too and answer with that exception's message. The same error, without it.
+  return err instanceof VerifierUnavailableError ? new VerifierUnavailableError() : new VerifierFailedError()
 }
 
 /** 401 invalid_token: the failing scheme's challenge carries the error, the others are offered plain. */
