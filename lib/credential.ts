@@ -51,9 +51,8 @@ export function rawHeaderLines (request: FastifyRequest, lowerName: string, sepa
 
 /** The raw query string the client sent (after `?`), or `undefined` when the URL has none. */
 export function rawQuery (request: FastifyRequest): string | undefined {
-  const url = request.raw.url ?? ''
+  // An HTTP server's request always has a URL: the request-target, which holds no fragment.
+  const url = request.raw.url as string
   const start = url.indexOf('?')
-  if (start === -1) return undefined
-  const end = url.indexOf('#', start)
-  return end === -1 ? url.slice(start + 1) : url.slice(start + 1, end)
+  return start === -1 ? undefined : url.slice(start + 1)
 }

@@ -18,8 +18,9 @@ const registered = new WeakMap<object, object[]>()
 /** The root instance: Fastify makes each encapsulated context with Object.create(parent). */
 function rootOf (fastify: FastifyInstance): object {
   let root: object = fastify
-  for (let parent = Object.getPrototypeOf(root) as { addHook?: unknown } | null; typeof parent?.addHook === 'function'; parent = Object.getPrototypeOf(parent) as { addHook?: unknown } | null) {
-    root = parent as object
+  // The root's own prototype is Object.prototype, which has no addHook.
+  for (let parent = Object.getPrototypeOf(root) as { addHook?: unknown }; typeof parent.addHook === 'function'; parent = Object.getPrototypeOf(parent) as { addHook?: unknown }) {
+    root = parent
   }
   return root
 }

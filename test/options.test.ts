@@ -37,6 +37,7 @@ const cases: Array<[string, unknown, string]> = [
   ['defaultSchemes naming an unknown scheme', { schemes: { bearer }, defaultSchemes: ['bearer', 'key'] }, "defaultSchemes names an unknown scheme 'key'"],
   ['defaultSchemes listing a scheme twice', { schemes: { bearer }, defaultSchemes: ['bearer', 'bearer'] }, 'defaultSchemes lists a scheme twice'],
   ['a protectByDefault that is not a boolean', { schemes: { bearer }, protectByDefault: 'yes' }, 'protectByDefault must be a boolean'],
+  ['a publicRoutes that is not an array', { schemes: { bearer }, publicRoutes: '/documentation' }, 'publicRoutes must be an array of paths'],
   ['a realm that is not a string', { schemes: { bearer }, realm: 1 }, 'realm must be printable ASCII without quotes or backslashes'],
   ['an empty realm', { schemes: { bearer }, realm: '' }, 'realm must be printable ASCII without quotes or backslashes'],
   ['a realm with a quote', { schemes: { bearer }, realm: 'a"b' }, 'realm must be printable ASCII without quotes or backslashes'],
