@@ -1,3 +1,4 @@
+import { types } from 'node:util'
 import type { FastifyRequest } from 'fastify'
 import { InvalidTokenError, VerifierFailedError, VerifierUnavailableError } from '../errors.js'
 import type { AuthUser } from '../types.js'
@@ -18,13 +19,38 @@ export interface Verified {
  */
 export type Verifier = (token: string, request: FastifyRequest) => Verified | null | Promise<Verified | null>
 
-// Objects that are never a user: an Error returned instead of thrown, a boxed primitive. By
-// their built-in tag, which holds across realms and for every Error subclass.
-const NOT_USERS = new Set(['[object Array]', '[object Error]', '[object Boolean]', '[object Number]', '[object String]', '[object Symbol]', '[object BigInt]'])
+// Objects that are never a user: a boxed primitive, an array, an Error by its built-in tag
+// (which holds across realms and for every subclass).
+const NOT_USERS = new Set(['[object Array]', '[object Error]', '[object Boolean]', '[object Number]', '[object String]', '[object Symbol]', '[object BigInt]', '[object DOMException]'])
 
-/** Could this be a user? An object, but not an array, an Error or a boxed primitive. */
+// Deeper than any class hierarchy a user object has; a longer chain is refused, not walked.
+const MAX_PROTOTYPE_DEPTH = 32
+
+/**
+ * Is an Error somewhere in the prototype chain: this realm's Error.prototype (a DOMException,
+ * an object made from Error.prototype), or another realm's, known by its constructor (node:vm)?
+ */
+function hasErrorPrototype (value: object): boolean {
+  let proto = Object.getPrototypeOf(value) as object | null
+  for (let depth = 0; proto !== null && proto !== Object.prototype; depth++) {
+    if (depth === MAX_PROTOTYPE_DEPTH || proto === Error.prototype || proto === DOMException.prototype) return true
+    const constructor = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value as unknown
+    if (typeof constructor === 'function' && constructor.name === 'Error') return true
+    proto = Object.getPrototypeOf(proto) as object | null
+  }
+  return false
+}
+
+/**
+ * Could this be a user? An object, but not an array, a boxed primitive, nor anything that is
+ * an Error: by its tag, by `instanceof`, by its prototype chain in any realm, or a DOMException
+ * (an aborted fetch, a fired timeout signal, a WebCrypto failure returned instead of thrown).
+ */
 export function isUserObject (value: unknown): value is AuthUser {
-  return typeof value === 'object' && value !== null && !NOT_USERS.has(Object.prototype.toString.call(value))
+  return typeof value === 'object' && value !== null &&
+    !NOT_USERS.has(Object.prototype.toString.call(value)) &&
+    !types.isNativeError(value) &&
+    !hasErrorPrototype(value)
 }
 
 /** Our own refusals pass through; anything else a verifier throws becomes a generic 500 with the cause kept for the log. */
