@@ -27,11 +27,6 @@ type VerificationKey = Awaited<ReturnType<typeof importSPKI>>
  */
 export type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput, log: FastifyBaseLogger) => VerificationKey | Promise<VerificationKey>
 
-/** A key import failure that is the configuration's, not the token's: never taken for a jose verdict. */
-class KeyFault extends Error {
-  override readonly name = 'KeyFault'
-}
-
 function isCryptoKey (key: unknown): key is VerificationKey {
   // A global on Node 20, but not in its type definitions.
   return key instanceof (globalThis as unknown as { CryptoKey: new () => VerificationKey }).CryptoKey
@@ -48,15 +43,19 @@ function notPublic (path: string): Error {
   return new InvalidOptionError(`${path}.publicKey must be a public key, not a private or secret one`)
 }
 
+/** Does the CryptoKey verify `alg` as jose will use it: its WebCrypto algorithm and the verify usage? */
+function fits (key: VerificationKey, alg: string): boolean {
+  const actual = key.algorithm as { name: string, hash?: { name: string }, namedCurve?: string }
+  const wanted = ASYMMETRIC_ALGORITHMS.get(alg)!
+  return actual.name === wanted.name && actual.hash?.name === wanted.hash && actual.namedCurve === wanted.namedCurve && key.usages.includes('verify')
+}
+
 /** A CryptoKey is bound to one WebCrypto algorithm: used as it is for every listed alg it fits. */
 function fromCryptoKey (path: string, key: VerificationKey, algorithms: readonly string[]): Map<string, VerificationKey> {
   if (key.type !== 'public') throw notPublic(path)
-  const actual = key.algorithm as { name: string, hash?: { name: string }, namedCurve?: string }
   const keys = new Map<string, VerificationKey>()
   for (const alg of algorithms) {
-    const wanted = ASYMMETRIC_ALGORITHMS.get(alg)!
-    const fits = actual.name === wanted.name && actual.hash?.name === wanted.hash && actual.namedCurve === wanted.namedCurve && key.usages.includes('verify')
-    if (!fits) throw new InvalidOptionError(`${path}.publicKey is a CryptoKey for ${actual.name}; it cannot verify ${alg}`)
+    if (!fits(key, alg)) throw new InvalidOptionError(`${path}.publicKey is a CryptoKey for ${(key.algorithm as { name: string }).name}; it cannot verify ${alg}`)
     keys.set(alg, checkImported(path, key, alg))
   }
   return keys
@@ -104,17 +103,43 @@ async function importSecret (secret: Uint8Array, algorithms: readonly string[]):
   return keys
 }
 
-function unknownKey (err: unknown): unknown {
-  return err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys
-    ? new InvalidTokenError(jwtDescriptions.unknownKey)
-    : new KeyFault('a JWKS key could not be used', { cause: err })
+type LocalKeys = ReturnType<typeof createLocalJWKSet>
+
+/** A token's key is unusable once a JWKS names it and it cannot verify: the token is refused like one naming no key. */
+class UnusableKey extends Error {
+  override readonly name = 'UnusableKey'
 }
 
 /**
- * Keys from a JWKS endpoint through jose's createRemoteJWKSet (its timeout, its cooldown on
- * unknown kids, its refetch after cacheMaxAge). When a fetch fails, the keys fetched before
- * keep verifying and no fetch is tried again for one cooldown; with none fetched yet the
- * verifier is unavailable (503): it fails closed.
+ * The key of the fetched JWKS for this token, through jose's createLocalJWKSet (its matching by
+ * kid, kty, alg, use, key_ops), or undefined when none matches. Every key jose returns is checked
+ * as jwtVerify will check it, so an entry that cannot verify (not importable, private, an RSA key
+ * under 2048 bits: RFC 8725 §3.5) fails here, as {@link UnusableKey}, and not later as a fault.
+ */
+async function keyOf (keys: LocalKeys, header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<VerificationKey | undefined> {
+  let key: VerificationKey
+  try {
+    key = await keys(header, token)
+  } catch (err) {
+    if (err instanceof errors.JWKSNoMatchingKey) return undefined
+    // Several keys fit and no kid chooses among them: a token we cannot place.
+    if (err instanceof errors.JWKSMultipleMatchingKeys) throw new InvalidTokenError(jwtDescriptions.unknownKey)
+    throw new UnusableKey('a JWKS key cannot be used', { cause: err })
+  }
+  const { modulusLength } = key.algorithm as { modulusLength?: number }
+  if (!fits(key, header.alg!) || (modulusLength !== undefined && modulusLength < 2048)) throw new UnusableKey('a JWKS key cannot be used')
+  return key
+}
+
+/**
+ * Keys from a JWKS endpoint. jose's createRemoteJWKSet fetches (its timeout, its cooldown on
+ * unknown kids, its refetch after cacheMaxAge); the keys are chosen and imported here, apart, so
+ * that only a failed fetch (network error, timeout, non-200, a body that is not a JWKS) counts as
+ * one. After a failed fetch the keys fetched before keep verifying and no fetch is tried for one
+ * cooldown; with none fetched yet the verifier is unavailable (503): it fails closed. A key the
+ * JWKS holds but that cannot verify is skipped, like a kid the JWKS lacks: the tokens naming it
+ * are refused (401), and it neither stops the other keys nor holds back the next fetch, so key
+ * rotation goes on.
  */
 function jwksResolver (source: Extract<KeySource, { type: 'jwks' }>): KeyResolver {
   const saved: Partial<ExportedJWKSCache> = {}
@@ -125,28 +150,55 @@ function jwksResolver (source: Extract<KeySource, { type: 'jwks' }>): KeyResolve
     [jwksCache]: saved as JWKSCacheInput
   })
   let failedAt = -Infinity
-  let fallback: { readonly uat: number, readonly keys: ReturnType<typeof createLocalJWKSet> } | undefined
+  let failure: unknown
+  let fetched: { readonly uat: number, readonly keys: LocalKeys, warned: boolean } | undefined
 
-  async function fromLastFetch (header: JWSHeaderParameters, token: FlattenedJWSInput, cause: unknown): Promise<VerificationKey> {
-    if (saved.jwks === undefined || saved.uat === undefined) throw new VerifierUnavailableError({ cause })
-    if (fallback?.uat !== saved.uat) fallback = { uat: saved.uat, keys: createLocalJWKSet(saved.jwks) }
+  const failedRecently = (): boolean => Date.now() - failedAt < source.cooldown
+
+  /** Fetches the JWKS now; a failure is recorded and logged, and the keys fetched before stay. */
+  async function refetch (log: FastifyBaseLogger): Promise<void> {
     try {
-      return await fallback.keys(header, token)
+      await remote.reload()
     } catch (err) {
-      throw unknownKey(err)
+      failedAt = Date.now()
+      failure = err
+      log.warn({ err, jwksUrl: source.url.href }, 'fastify-protected-routes: the JWKS could not be fetched; verifying with the keys fetched before, if any')
+    }
+  }
+
+  /** The keys of the last successful fetch (remote.reload keeps it in `saved`). */
+  function lastFetched (): NonNullable<typeof fetched> {
+    if (saved.jwks === undefined || saved.uat === undefined) throw new VerifierUnavailableError({ cause: failure })
+    // reload validated this JWKS with createLocalJWKSet already: it cannot throw here.
+    if (fetched?.uat !== saved.uat) fetched = { uat: saved.uat, keys: createLocalJWKSet(saved.jwks), warned: false }
+    return fetched
+  }
+
+  async function select (header: JWSHeaderParameters, token: FlattenedJWSInput, log: FastifyBaseLogger): Promise<VerificationKey | undefined> {
+    const current = lastFetched()
+    try {
+      return await keyOf(current.keys, header, token)
+    } catch (err) {
+      if (!(err instanceof UnusableKey)) throw err
+      // Once per fetched JWKS: a stream of forged tokens naming the key cannot flood the log.
+      if (!current.warned) log.warn({ err, jwksUrl: source.url.href }, 'fastify-protected-routes: a key in the JWKS cannot be used; tokens naming it are refused')
+      current.warned = true
+      // Skipped, as if the JWKS did not hold it: the token names no key we can use.
+      return undefined
     }
   }
 
   return async function jwksKey (header, token, log) {
-    if (Date.now() - failedAt < source.cooldown) return await fromLastFetch(header, token, undefined)
-    try {
-      return await remote(header, token)
-    } catch (err) {
-      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw unknownKey(err)
-      failedAt = Date.now()
-      log.warn({ err, jwksUrl: source.url.href }, 'fastify-protected-routes: the JWKS could not be fetched or used; verifying with the keys fetched before, if any')
-      return await fromLastFetch(header, token, err)
+    if (!remote.fresh && !failedRecently()) await refetch(log)
+    const key = await select(header, token, log)
+    if (key !== undefined) return key
+    // An unknown (or unusable) kid may be a key published or mended since the last fetch: one refetch per cooldown.
+    if (!remote.coolingDown && !failedRecently()) {
+      await refetch(log)
+      const published = await select(header, token, log)
+      if (published !== undefined) return published
     }
+    throw new InvalidTokenError(jwtDescriptions.unknownKey)
   }
 }
 
