@@ -147,7 +147,8 @@ export const jwtDescriptions = Object.freeze({
   wrongAudience: 'The access token audience is not accepted',
   wrongType: 'The access token type is not accepted',
   missingClaim: 'The access token is missing a required claim',
-  revoked: 'The access token has been revoked'
+  revoked: 'The access token has been revoked',
+  bound: 'The access token is bound to a key and cannot be used as a bearer token'
 })
 
 /**

@@ -109,8 +109,8 @@ function keyFor (resolve: KeyResolver, log: FastifyBaseLogger): JWTVerifyGetKey 
  *
  * Per request: a SHA-256 digest of the token, a cache lookup and an expiry check; on a miss,
  * a check that the token is a canonical compact JWS, then jose's jwtVerify (signature first,
- * then claims), shared by concurrent requests for the same token. `isRevoked` and `user` run on every
- * request, hit or miss.
+ * then claims, then a refusal of sender-constrained tokens: `cnf`), shared by concurrent requests
+ * for the same token. `isRevoked` and `user` run on every request, hit or miss.
  */
 export async function jwtVerifier (schemeName: string, options: JwtOptions): Promise<Verifier> {
   const config = checkJwtOptions(schemeName, options)
@@ -134,6 +134,11 @@ export async function jwtVerifier (schemeName: string, options: JwtOptions): Pro
     // jose checks iat only with maxTokenAge; a token issued in the future is refused regardless.
     const nowSeconds = Math.floor(nowMs / 1000)
     if (typeof claims.iat === 'number' && claims.iat > nowSeconds + clockTolerance) throw new InvalidTokenError(jwtDescriptions.issuedInFuture)
+    // RFC 7800 cnf: a sender-constrained token (DPoP jkt, RFC 9449; certificate x5t#S256, RFC 8705;
+    // any other confirmation). No proof of possession is checked here, so it is refused rather
+    // than downgraded to a bearer token (RFC 9449 §7.2); whatever cnf holds, on doubt. Thrown
+    // before the entry exists: it is never cached.
+    if (claims.cnf !== undefined) throw new InvalidTokenError(jwtDescriptions.bound)
     deepFreeze(claims)
     const scopes = readScopes(claims, scopeClaim)
     // exp is required and a number (jose checked both); iat too when maxTokenAge is set.
