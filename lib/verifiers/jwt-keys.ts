@@ -17,6 +17,7 @@ import { InvalidOptionError, InvalidTokenError, VerifierUnavailableError } from 
 import { ASYMMETRIC_ALGORITHMS, type JwtConfig, type KeySource } from './jwt-config.js'
 import type { JwtPublicKey } from './jwt-options.js'
 import { jwtDescriptions } from './jwt-refusals.js'
+import { safeLog } from '../log.js'
 
 type VerificationKey = Awaited<ReturnType<typeof importSPKI>>
 
@@ -162,7 +163,7 @@ function jwksResolver (source: Extract<KeySource, { type: 'jwks' }>): KeyResolve
     } catch (err) {
       failedAt = Date.now()
       failure = err
-      log.warn({ err, jwksUrl: source.url.href }, 'fastify-protected-routes: the JWKS could not be fetched; verifying with the keys fetched before, if any')
+      safeLog(log, 'warn', { err, jwksUrl: source.url.href }, 'fastify-protected-routes: the JWKS could not be fetched; verifying with the keys fetched before, if any', { jwksUrl: source.url.href })
     }
   }
 
@@ -181,7 +182,7 @@ function jwksResolver (source: Extract<KeySource, { type: 'jwks' }>): KeyResolve
     } catch (err) {
       if (!(err instanceof UnusableKey)) throw err
       // Once per fetched JWKS: a stream of forged tokens naming the key cannot flood the log.
-      if (!current.warned) log.warn({ err, jwksUrl: source.url.href }, 'fastify-protected-routes: a key in the JWKS cannot be used; tokens naming it are refused')
+      if (!current.warned) safeLog(log, 'warn', { err, jwksUrl: source.url.href }, 'fastify-protected-routes: a key in the JWKS cannot be used; tokens naming it are refused', { jwksUrl: source.url.href })
       current.warned = true
       // Skipped, as if the JWKS did not hold it: the token names no key we can use.
       return undefined
