@@ -101,6 +101,7 @@ const bootErrors: Array<[string, ProtectedRoutesOptions, string]> = [
   ['a null user', { schemes: { s: { type: 'bearer', tokens: { abc: null as unknown as AuthUser } } } }, 'schemes.s.tokens maps a token to something that is not a user object'],
   ['a string user', { schemes: { s: { type: 'bearer', tokens: { abc: 'admin' as unknown as AuthUser } } } }, 'schemes.s.tokens maps a token to something that is not a user object'],
   ['an array user', { schemes: { s: { type: 'bearer', tokens: new Map([['abc', [] as unknown as AuthUser]]) } } }, 'schemes.s.tokens maps a token to something that is not a user object'],
+  ['an Error user', { schemes: { s: { type: 'bearer', tokens: { abc: new Error('x') as unknown as AuthUser } } } }, 'schemes.s.tokens maps a token to something that is not a user object'],
   ['a true user', { schemes: { s: { type: 'apiKey', in: 'header', name: 'X-Key', tokens: { abc: true as unknown as AuthUser } } } }, 'schemes.s.tokens maps a token to something that is not a user object'],
   ['a getScopes that returns a string', {
     getScopes: (user) => (user as { scope: string }).scope as unknown as string[],

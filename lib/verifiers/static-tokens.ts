@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { InvalidOptionError } from '../errors.js'
 import type { AuthUser, StaticTokens } from '../types.js'
-import type { Verified, Verifier } from './verifier.js'
+import { isUserObject, type Verified, type Verifier } from './verifier.js'
 
 const zero = Uint8Array.prototype.fill
 
@@ -32,7 +32,7 @@ export function staticTokensVerifier (
     if (typeof token !== 'string' || !isWellFormed(token)) {
       throw new InvalidOptionError(`schemes.${schemeName}.tokens holds a token that no request could present`)
     }
-    if (typeof user !== 'object' || user === null || Array.isArray(user)) {
+    if (!isUserObject(user)) {
       throw new InvalidOptionError(`schemes.${schemeName}.tokens maps a token to something that is not a user object`)
     }
   }
