@@ -4,9 +4,12 @@ import { createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto'
 import { promisify } from 'node:util'
 import protectedRoutes, { jtiRevocation, type BearerSchemeOptions, type TokenStore } from '../lib/index.js'
 import { documentation, SCOPE_DESCRIPTIONS } from './documentation.js'
+import { loggerOptions, type LoggerOption } from './logging.js'
+export type { LogStream } from './logging.js'
 import { logoutRoute } from './logout.js'
 import { createTokenStore, type TokenFormat } from './store.js'
 import { tokenEndpoint } from './token-endpoint.js'
+import { frameworkError, notFound } from './unrouted.js'
 import { demoUsers, publicUser, type PublicUser, type UserDirectory } from './users.js'
 
 /** The X-Token that opens GET /protected unless another is configured. */
@@ -20,15 +23,10 @@ export const ALGORITHM = 'ES256'
 /** The realm of every challenge (RFC 9110 §11.5). */
 export const REALM = 'example'
 
-/** A writable that receives one JSON log line per call (pino's destination). */
-export interface LogStream {
-  write (line: string): void
-}
-
 /** Options of {@link buildServer}. Every one has a default that suits the demo. */
 export interface ServerOptions {
   /** `false` (the default) for no log; `true` for pino at info on stdout; or a level and a destination. */
-  logger?: boolean | { level?: string, stream?: LogStream } | undefined
+  logger?: LoggerOption
   /** The X-Token GET /protected accepts. @default DEFAULT_SECRET_TOKEN */
   secretToken?: string | undefined
   /** The P-256 private key that signs access tokens. @default a key generated when the server is built */
@@ -46,34 +44,6 @@ export interface ServerOptions {
 }
 
 const generateKeyPairAsync = promisify(generateKeyPair)
-
-/** Where credentials travel: never written to a log (pino's redact paths). */
-const redact = [
-  'req.headers.authorization',
-  'req.headers["proxy-authorization"]',
-  'req.headers["x-token"]',
-  'req.headers.cookie'
-]
-
-/**
- * The request as logged: its headers (with the credentials redacted) and its path. The query
- * string is left out, because credentials turn up there too (RFC 6750 §2.3 access_token, or a
- * client that puts a password in the URL).
- */
-function serializeRequest (request: FastifyRequest): Record<string, unknown> {
-  const query = request.url.indexOf('?')
-  return {
-    method: request.method,
-    url: query === -1 ? request.url : request.url.slice(0, query),
-    remoteAddress: request.ip,
-    headers: request.headers
-  }
-}
-
-function loggerOptions (logger: ServerOptions['logger']): Record<string, unknown> | false {
-  if (logger === false || logger === undefined) return false
-  return { level: 'info', ...(logger === true ? {} : logger), redact, serializers: { req: serializeRequest } }
-}
 
 const message = {
   type: 'object',
@@ -154,8 +124,12 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
   const app = Fastify({
     logger: loggerOptions(options.logger),
     // Reject what the schema does not allow instead of coercing or trimming it.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } }
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    // A URL the router cannot take is answered without echoing it (see unrouted.ts).
+    frameworkErrors: frameworkError
   })
+  // So is one that no route matches: Fastify's own 404 would echo it, query string included.
+  app.setNotFoundHandler(notFound)
 
   // Rate limits are set per route (only POST /token has one).
   await app.register(rateLimit, { global: false })
