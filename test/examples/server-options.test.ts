@@ -67,12 +67,12 @@ t.test('no credential, password or token reaches a log line', async (t) => {
     t.notOk(log.includes(secret), `${secret.slice(0, 20)} is not logged`)
   }
 
-  const requests = capture.lines.map((line) => JSON.parse(line) as { msg: string, req?: { url: string, headers: Record<string, string> } })
+  const requests = capture.lines.map((line) => JSON.parse(line) as { msg: string, req?: Record<string, unknown> })
     .filter((entry) => entry.msg === 'incoming request')
   t.equal(requests.length, 9)
   t.same(requests.map((entry) => entry.req?.url), ['/token', '/token', '/token', '/token', '/users/me', '/users/me', '/users/me', '/protected', '/protected'])
-  t.match(requests[4]?.req?.headers, { authorization: '[Redacted]', cookie: '[Redacted]' })
-  t.match(requests[8]?.req?.headers, { 'x-token': '[Redacted]', 'proxy-authorization': '[Redacted]' })
+  // No header is logged, so none needs redacting (test/regressions/request-log-headers.test.ts).
+  t.same(requests[4]?.req, { method: 'GET', url: '/users/me', host: 'localhost:80', remoteAddress: '127.0.0.1' })
   t.ok(capture.lines.some((line) => line.includes('"msg":"access token issued"') && line.includes('"username":"alice"')), 'issuing is logged, by user name')
   t.ok(capture.lines.some((line) => line.includes('"error":"invalid_grant"') && line.includes('"msg":"token request refused"')), 'a refusal is logged, by error code')
 })

@@ -43,7 +43,7 @@ t.test('an unroutable URL (FST_ERR_BAD_URL) is a 400 that echoes nothing of it',
     t.notOk(log.join('').includes(SECRET), `${url}: nothing of it in the log`)
     const logged = entries(log)
     t.same(logged.map((entry) => entry.msg), ['incoming request', 'request refused before routing'], 'the request and why it was refused')
-    t.same(logged[0]?.req, { method: 'GET', remoteAddress: '127.0.0.1', headers: { 'user-agent': 'lightMyRequest', host: 'localhost:80' } }, 'no url: no route was reached')
+    t.same(logged[0]?.req, { method: 'GET', host: 'localhost:80', remoteAddress: '127.0.0.1' }, 'no url: no route was reached')
     t.equal(logged[1]?.code, 'FST_ERR_BAD_URL')
   }
 })
