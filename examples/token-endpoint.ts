@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { KeyObject } from 'node:crypto'
 import { parse, type ParsedUrlQuery } from 'node:querystring'
-import { signAccessToken, type TokenStore } from '../lib/index.js'
+import type { TokenStore } from '../lib/index.js'
+import { signAccessToken } from './access-token.js'
 import type { UserDirectory } from './users.js'
 
 /** Options of {@link tokenEndpoint}. */
@@ -163,8 +164,7 @@ export async function tokenEndpoint (app: FastifyInstance, options: TokenEndpoin
     const scope = granted.join(' ')
     const accessToken = opaqueStore !== undefined
       ? (await opaqueStore.issue({ subject: user.username, scopes: granted, expiresIn: tokenLifetime })).token
-      : await signAccessToken({
-        key: signingKey,
+      : await signAccessToken(signingKey, {
         algorithm,
         issuer,
         audience,

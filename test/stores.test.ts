@@ -148,7 +148,7 @@ function tokenStoreSuite (t: Test, name: string, make: (t: Test) => Promise<Subj
 t.test('MemoryTokenStore', async (t) => {
   tokenStoreSuite(t, 'memory', async () => {
     let now = Date.now()
-    const store = new MemoryTokenStore({ [kTokenStoreInternals]: { now: () => now } } as object)
+    const store = new MemoryTokenStore({ [kTokenStoreInternals]: { now: () => now, sleep: async (ms: number) => { now += ms } } } as object)
     return {
       store,
       wait: async (ms) => { now += ms },

@@ -4,9 +4,12 @@ import {
   digest,
   freezeRecord,
   internalClock,
+  internalSleep,
   isOpaqueToken,
+  issuedBy,
   MAX_CLOCK_TOLERANCE,
   newToken,
+  pastMillisecond,
   positive,
   type IssuedToken,
   type RevocableClaims,
@@ -49,6 +52,7 @@ export interface MemoryTokenStoreOptions {
  */
 export class MemoryTokenStore implements TokenStore {
   readonly #now: () => number
+  readonly #sleep: (ms: number) => Promise<void>
   readonly #maxTokens: number
   readonly #maxRevocations: number
   /** How long a revokeAll mark is kept: maxJwtLifetime plus the JWT verifier's largest clock tolerance. */
@@ -57,11 +61,12 @@ export class MemoryTokenStore implements TokenStore {
   readonly #tokens = new Map<string, TokenRecord>()
   /** subject -> digests of its tokens. */
   readonly #bySubject = new Map<string, Set<string>>()
-  /** 'j' + digest(jti) -> revoked until (ms); 's' + digest(sub) -> { cutoff (s), until (ms) }. */
+  /** 'j' + digest(jti) -> revoked until (ms); 's' + digest(sub) -> { cutoff, until } (both ms). */
   readonly #revocations = new Map<string, { cutoff: number, until: number }>()
 
   constructor (options: MemoryTokenStoreOptions = {}) {
     this.#now = internalClock(options)
+    this.#sleep = internalSleep(options)
     this.#maxTokens = positive(options.maxTokens, 'maxTokens', 10_000)
     this.#maxRevocations = positive(options.maxRevocations, 'maxRevocations', 100_000)
     this.#jwtWindowMs = (positive(options.maxJwtLifetime, 'maxJwtLifetime', 86_400) + MAX_CLOCK_TOLERANCE) * 1000
@@ -115,7 +120,8 @@ export class MemoryTokenStore implements TokenStore {
         this.#tokens.delete(key)
       }
     }
-    this.#remember('s' + digest(subject), Math.floor(now / 1000), now + this.#jwtWindowMs, now)
+    this.#remember('s' + digest(subject), now, now + this.#jwtWindowMs, now)
+    await pastMillisecond(now, this.#now, this.#sleep)
     return live
   }
 
@@ -131,8 +137,7 @@ export class MemoryTokenStore implements TokenStore {
     if (typeof claims.jti === 'string' && this.#live('j' + digest(claims.jti), now) !== undefined) return true
     if (typeof claims.sub !== 'string') return false
     const mark = this.#live('s' + digest(claims.sub), now)
-    // A JWT issued in the same second as revokeAll is refused too: iat has whole seconds only.
-    return mark !== undefined && typeof claims.iat === 'number' && claims.iat <= mark.cutoff
+    return mark !== undefined && issuedBy(claims.iat, mark.cutoff)
   }
 
   async close (): Promise<void> {

@@ -6,9 +6,12 @@ import {
   digest,
   freezeRecord,
   internalClock,
+  internalSleep,
   isOpaqueToken,
+  issuedBy,
   MAX_CLOCK_TOLERANCE,
   newToken,
+  pastMillisecond,
   positive,
   type IssuedToken,
   type RevocableClaims,
@@ -88,6 +91,23 @@ function replies (results: Array<[Error | null, unknown]> | null): unknown[] {
   })
 }
 
+/**
+ * A revokeAll cutoff as kept in Redis: epoch seconds with three decimals (`1767225600.123`).
+ * A NumericDate still, so that a store of an earlier version, which wrote and compared whole
+ * seconds, reads it with the meaning it had (its `iat <= cutoff`).
+ */
+function formatCutoff (ms: number): string {
+  return `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, '0')}`
+}
+
+const MILLISECONDS = /^(\d+)\.(\d{3})$/
+
+/** The cutoff in epoch ms. Whole seconds (an earlier version's) cover the whole of that second. */
+function parseCutoff (value: string): number {
+  const parts = MILLISECONDS.exec(value)
+  return parts === null ? Number(value) * 1000 + 999 : Number(parts[1]) * 1000 + Number(parts[2])
+}
+
 function parseRecord (json: string): TokenRecord {
   const { subject, user, scopes, expiresAt } = JSON.parse(json) as TokenRecord
   return freezeRecord(subject, user, scopes, expiresAt)
@@ -116,6 +136,7 @@ export class RedisTokenStore implements TokenStore {
   readonly #ttl: number
   readonly #jwtWindowMs: number
   readonly #now: () => number
+  readonly #sleep: (ms: number) => Promise<void>
   readonly #cache: LruMap<CacheEntry> | undefined
   /** The cache is used only while the subscription is live: invalidations cannot be missed. */
   #subscribed = false
@@ -135,6 +156,7 @@ export class RedisTokenStore implements TokenStore {
     this.#timeout = positive(options.timeout, 'timeout', 1000)
     this.#jwtWindowMs = (positive(options.maxJwtLifetime, 'maxJwtLifetime', 86_400) + MAX_CLOCK_TOLERANCE) * 1000
     this.#now = internalClock(options)
+    this.#sleep = internalSleep(options)
     this.#ttl = cache === false ? 0 : positive(cache.ttl, 'cache.ttl', 5000)
     this.#cache = cache === false ? undefined : new LruMap<CacheEntry>(positive(cache.max, 'cache.max', 10_000))
 
@@ -213,12 +235,12 @@ export class RedisTokenStore implements TokenStore {
     if (typeof subject !== 'string' || subject === '') throw new TypeError('revokeAll: subject must be a non-empty string')
     const subjectKey = digest(subject)
     const tokens = this.#key('u:', subjectKey)
-    const cutoff = Math.floor(this.#now() / 1000)
+    const cutoff = this.#now()
     // Atomically: take the subject's tokens, and refuse its JWTs issued up to now.
     const [keys] = await this.#run(async () => replies(await this.#client.multi([
       ['zrange', tokens, 0, -1],
       ['del', tokens],
-      ['set', this.#key('s:', subjectKey), cutoff, 'PX', this.#jwtWindowMs]
+      ['set', this.#key('s:', subjectKey), formatCutoff(cutoff), 'PX', this.#jwtWindowMs]
     ]).exec())) as [string[]]
     const cacheKeys = [...keys.map((key) => 't:' + key), 's:' + subjectKey]
     this.#invalidate(cacheKeys)
@@ -226,6 +248,7 @@ export class RedisTokenStore implements TokenStore {
       ...keys.map((key) => ['del', this.#key('t:', key)]),
       ['publish', this.#channel, cacheKeys.join(' ')]
     ]).exec()))
+    await pastMillisecond(cutoff, this.#now, this.#sleep)
     return deleted.slice(0, -1).filter((count) => count === 1).length
   }
 
@@ -255,8 +278,8 @@ export class RedisTokenStore implements TokenStore {
       if (jtiKey !== undefined) this.#remember(jtiKey, jti, epoch)
       if (subjectKey !== undefined) this.#remember(subjectKey, cutoff, epoch)
     }
-    // A JWT issued in the same second as revokeAll is refused too: iat has whole seconds only.
-    return jti !== null || (cutoff !== null && (claims.iat as number) <= Number(cutoff))
+    // A subject key's value (cached or not) is always the cutoff string.
+    return jti !== null || (cutoff !== null && issuedBy(claims.iat, parseCutoff(cutoff as string)))
   }
 
   async close (): Promise<void> {

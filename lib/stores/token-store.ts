@@ -1,4 +1,5 @@
 import { hash, randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { AuthUser } from '../types.js'
 import { SCOPE_TOKEN } from '../checks.js'
 
@@ -55,27 +56,69 @@ export interface TokenStore {
   /** Revokes one opaque token; resolves `true` if it was live. */
   revoke (token: string): Promise<boolean>
   /**
-   * Revokes every opaque token of `subject`, and every JWT of `subject` issued (`iat`) up to now
-   * (checked by {@link TokenStore.isJwtRevoked}). Resolves the number of opaque tokens revoked.
+   * Revokes every opaque token of `subject`, and every JWT of `subject` issued (`iat`) no later
+   * than the millisecond this call runs in (checked by {@link TokenStore.isJwtRevoked}).
+   * Resolves the number of opaque tokens revoked, once that millisecond is over: a JWT issued
+   * after it resolves, with an `iat` to the millisecond (a fractional NumericDate, RFC 7519 §2),
+   * is not refused. A whole-second `iat` cannot tell before from after within its second, so
+   * such a JWT issued in the same second is refused.
    */
   revokeAll (subject: string): Promise<number>
   /** Records a JWT id as revoked until `exp` (epoch seconds, the token's own `exp`). */
   revokeJti (jti: string, exp: number): Promise<void>
-  /** Is this verified JWT revoked: its `jti` recorded by {@link TokenStore.revokeJti}, or issued before a {@link TokenStore.revokeAll} of its `sub`? */
+  /**
+   * Is this verified JWT revoked: its `jti` recorded by {@link TokenStore.revokeJti}, or its
+   * `iat` no later than the millisecond of a {@link TokenStore.revokeAll} of its `sub`?
+   */
   isJwtRevoked (claims: RevocableClaims): Promise<boolean>
   /** Releases what the store holds (timers, its own connections); never the app's client. */
   close (): Promise<void>
 }
 
-/** Internal hooks for tests (not public API): a clock in epoch ms. */
+/**
+ * Internal hooks for tests (not public API): a clock in epoch ms, and how to let time pass on
+ * it (revokeAll waits for its millisecond to end).
+ */
 export const kTokenStoreInternals = Symbol('fastify-protected-routes.token-store-internals')
 
 export interface TokenStoreInternals {
   readonly now?: () => number
+  readonly sleep?: (ms: number) => Promise<void>
+}
+
+function internals (options: unknown): TokenStoreInternals | undefined {
+  return (options as { [kTokenStoreInternals]?: TokenStoreInternals } | undefined)?.[kTokenStoreInternals]
 }
 
 export function internalClock (options: unknown): () => number {
-  return (options as { [kTokenStoreInternals]?: TokenStoreInternals } | undefined)?.[kTokenStoreInternals]?.now ?? Date.now
+  return internals(options)?.now ?? Date.now
+}
+
+export function internalSleep (options: unknown): (ms: number) => Promise<void> {
+  return internals(options)?.sleep ?? sleep
+}
+
+/** The most 1 ms waits {@link pastMillisecond} makes: a clock stepped back (NTP) cannot hold a logout. */
+const MAX_WAITS = 10
+
+/**
+ * Resolves once the clock has left the millisecond `cutoff`: from then on a JWT gets a later
+ * `iat`, and a revokeAll made at `cutoff` does not refuse it. A millisecond or two, and never
+ * more than {@link MAX_WAITS} waits.
+ */
+export async function pastMillisecond (cutoff: number, now: () => number, wait: (ms: number) => Promise<void>): Promise<void> {
+  for (let waits = 0; waits < MAX_WAITS && now() <= cutoff; waits++) await wait(1)
+}
+
+/**
+ * Was a JWT with this `iat` issued no later than the millisecond `cutoff` (epoch ms)? Compared
+ * as NumericDates: `cutoff` ends where millisecond `cutoff + 1` starts, and `x / 1000` is the
+ * double nearest to x ms in seconds, as a JSON `iat` of that millisecond parses. A whole-second
+ * iat is thereby refused throughout the second it names. A missing iat is not refused: only
+ * its jti can revoke such a JWT.
+ */
+export function issuedBy (iat: unknown, cutoff: number): boolean {
+  return typeof iat === 'number' && iat < (cutoff + 1) / 1000
 }
 
 /**

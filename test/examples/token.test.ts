@@ -30,7 +30,11 @@ t.test('the password grant issues an at+jwt access token with the user\'s full s
   const { payload } = await jwtVerify(token, createPublicKey(key), { algorithms: [ALGORITHM], issuer: ISSUER, audience: AUDIENCE, typ: 'at+jwt' })
   t.equal(payload.sub, 'alice')
   t.equal(payload.scope, 'me:read items:read items:write')
-  t.equal((payload.exp as number) - (payload.iat as number), 900)
+  // iat to the millisecond (RFC 7519 §2 allows a fractional NumericDate); exp in whole seconds.
+  const iat = payload.iat as number
+  t.match(String(iat), /^\d+(\.\d{1,3})?$/, 'iat: epoch seconds to the millisecond')
+  t.ok(Math.abs(iat * 1000 - Date.now()) < 5000, 'iat is now')
+  t.equal((payload.exp as number) - Math.floor(iat), 900)
   t.type(payload.jti, 'string')
   t.notOk(JSON.stringify(payload).includes('wonderland'), 'the password is not in the token')
 })
@@ -44,7 +48,7 @@ t.test('tokenLifetime sets exp and expires_in', async (t) => {
   t.equal(body.expires_in, 60)
   t.equal(body.scope, 'me:read items:read')
   const { payload } = await jwtVerify(body.access_token, createPublicKey(key), { algorithms: [ALGORITHM], issuer: ISSUER, audience: AUDIENCE })
-  t.equal((payload.exp as number) - (payload.iat as number), 60)
+  t.equal((payload.exp as number) - Math.floor(payload.iat as number), 60)
 })
 
 t.test('a requested scope within the user\'s is granted, in the user\'s order', async (t) => {
