@@ -1,6 +1,7 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { InvalidRouteConfigError, RouteOutsidePluginError } from './errors.js'
 import { safeLog } from './log.js'
+import { describeRoute } from './route-config.js'
 
 /**
  * Routes that ask for `auth` outside every context the plugin is registered in. Fastify
@@ -34,16 +35,12 @@ function inside (instance: object, contexts: readonly object[]): boolean {
   return contexts.some((context) => context === instance || Object.prototype.isPrototypeOf.call(context, instance))
 }
 
-function describe (method: RouteOptions['method'], url: string): [string, string] {
-  return [Array.isArray(method) ? method.join(',') : String(method), url]
-}
-
 const FIX = 'this route is outside the context fastify-protected-routes is registered in; register the plugin at the root (publicRoutes or auth: false keep routes public there), or in a context that contains this route, before declaring it'
 
 function install (root: FastifyInstance, contexts: readonly object[]): void {
   root.addHook('onRoute', function protectedRoutesOutsideRoute (this: FastifyInstance, routeOptions) {
     if (asksForAuth(routeOptions.config?.auth) && !inside(this, contexts)) {
-      throw new InvalidRouteConfigError(...describe(routeOptions.method, routeOptions.url), FIX)
+      throw new InvalidRouteConfigError(...describeRoute(routeOptions.method, routeOptions.url), FIX)
     }
   })
   const reported = new WeakSet<object>()

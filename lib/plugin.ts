@@ -6,7 +6,7 @@ import { safeLog } from './log.js'
 import { openapiDocumenter } from './openapi.js'
 import { normalizeOptions } from './options.js'
 import { guardOutside } from './outside.js'
-import { PUBLIC, resolveRoute, RouteConfigProblem, type ResolvedRoute } from './route-config.js'
+import { describeRoute, PUBLIC, resolveRoute, RouteConfigProblem, type ResolvedRoute } from './route-config.js'
 import { buildSchemes, type Scheme } from './schemes/index.js'
 import type { ProtectedRoutesOptions } from './types.js'
 import './augment.js'
@@ -32,10 +32,6 @@ async function loadBearerAuthFactory (fastify: FastifyInstance): Promise<BearerA
     factory = child.verifyBearerAuthFactory
   })
   return factory!
-}
-
-function describe (method: RouteOptions['method'], url: string): [string, string] {
-  return [Array.isArray(method) ? method.join(',') : String(method), url]
 }
 
 /**
@@ -67,7 +63,7 @@ export async function protectedRoutesPlugin (fastify: FastifyInstance, options: 
     try {
       resolution = resolveRoute(auth, routeOptions.method, routeOptions.url, context)
     } catch (err) {
-      throw new InvalidRouteConfigError(...describe(routeOptions.method, routeOptions.url), (err as Error).message)
+      throw new InvalidRouteConfigError(...describeRoute(routeOptions.method, routeOptions.url), (err as Error).message)
     }
     const mark: Mark = Object.freeze({ auth, resolution })
     // A fresh config object per route: the app may share one config object between routes.
@@ -81,7 +77,7 @@ export async function protectedRoutesPlugin (fastify: FastifyInstance, options: 
   // after ours. Resolved at their first request, as their config says now; cached per config.
   const unmarked = new WeakMap<object, Mark>()
   function resolveUnmarked (request: FastifyRequest, config: Record<PropertyKey, unknown>): Mark {
-    const [method, url] = describe(config.method as RouteOptions['method'], String(config.url))
+    const [method, url] = describeRoute(config.method as RouteOptions['method'], String(config.url))
     const auth = config.auth
     let resolution: Mark['resolution']
     try {

@@ -43,6 +43,11 @@ function stringList (value: unknown, what: string): readonly string[] {
   return value as string[]
 }
 
+/** A route's method(s) and URL, for messages: `GET,POST`, `/items`. */
+export function describeRoute (method: string | readonly string[], url: string): [string, string] {
+  return [Array.isArray(method) ? method.join(',') : String(method), url]
+}
+
 /** Does a route with these methods answer OPTIONS only (a CORS preflight handler)? */
 export function answersOnlyOptions (method: string | readonly string[]): boolean {
   return method === 'OPTIONS' || (Array.isArray(method) && method.every((m) => m === 'OPTIONS'))

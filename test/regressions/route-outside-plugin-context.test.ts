@@ -104,6 +104,18 @@ t.test('a protected route in a sibling context registered after the plugin\'s co
   t.equal(s.handled.late, undefined)
 })
 
+t.test('the boot error names every method of a route declared with several', async (t) => {
+  const s = setup(t)
+  registerApi(s)
+  s.app.register(async function lateSibling (sibling) {
+    sibling.route({ method: ['GET', 'POST'], url: '/late', config: { auth: true }, handler: s.handler('late') })
+  })
+  await t.rejects(async () => { await s.app.ready() }, {
+    code: 'FST_PROTECTED_ROUTES_INVALID_ROUTE_CONFIG',
+    message: /^Invalid config\.auth on GET,POST \/late: this route is outside the context fastify-protected-routes is registered in/
+  })
+})
+
 t.test('routes outside the plugin\'s context with auth: false or no auth are untouched', async (t) => {
   const s = setup(t)
   s.app.get('/root-open', s.handler('root-open'))
