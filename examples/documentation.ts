@@ -16,6 +16,7 @@ export const SCOPE_DESCRIPTIONS: Readonly<Record<string, string>> = Object.freez
 /**
  * @fastify/swagger and @fastify/swagger-ui on the app itself (not encapsulated): swagger's
  * `onRoute` hook must see the API's routes, which are declared in a context of their own.
+ * The app keeps these routes public with fastify-protected-routes' `publicRoutes`.
  * fastify-protected-routes completes the document with each route's `security` and the
  * `securitySchemes` once the app is ready. Swagger UI's assets are served from the package
  * itself, and no validator badge is fetched: the page needs nothing beyond this server.

@@ -2,8 +2,8 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import { createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto'
 import { promisify } from 'node:util'
-import protectedRoutes, { jtiRevocation, type BearerSchemeOptions, type TokenStore } from '../lib/index.js'
-import { documentation, SCOPE_DESCRIPTIONS } from './documentation.js'
+import protectedRoutes, { jtiRevocation, type BearerSchemeOptions, type ProtectedRoutesOptions, type TokenStore } from '../lib/index.js'
+import { documentation, DOCUMENTATION_PREFIX, SCOPE_DESCRIPTIONS } from './documentation.js'
 import { loggerOptions, type LoggerOption } from './logging.js'
 export type { LogStream } from './logging.js'
 import { logoutRoute } from './logout.js'
@@ -134,11 +134,14 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
   // Rate limits are set per route (only POST /token has one).
   await app.register(rateLimit, { global: false })
 
-  // Swagger UI at /documentation, and the API in a context of its own: protectByDefault covers
-  // every route of the API and none of the documentation's, which stays public.
-  await app.register(documentation)
   const store = await createTokenStore(app, options.redisUrl)
-  await app.register(api, { users, secretToken, signingKey, tokenLifetime, rateLimit: options.rateLimit ?? { max: 10, timeWindow: 60_000 }, store, tokenFormat })
+  const apiOptions: ApiOptions = { users, secretToken, signingKey, tokenLifetime, rateLimit: options.rateLimit ?? { max: 10, timeWindow: 60_000 }, store, tokenFormat }
+  // The plugin at the root, before anything declares routes, so it sees every route: fail
+  // closed (protectByDefault), with Swagger UI's routes, which take no route config, public
+  // through publicRoutes, and the API's public routes saying auth: false.
+  await app.register(protectedRoutes, protection(apiOptions))
+  await app.register(documentation)
+  await app.register(api, apiOptions)
   return app
 }
 
@@ -179,16 +182,14 @@ function bearerVerifier ({ users, signingKey, store, tokenFormat }: ApiOptions):
   }
 }
 
-/** The API: fastify-protected-routes, POST /token and the routes, all in the context {@link buildServer} gives it. */
-async function api (app: FastifyInstance, options: ApiOptions): Promise<void> {
-  const { users, secretToken, signingKey, tokenLifetime, rateLimit, store, tokenFormat } = options
-  await app.register(protectedRoutes, {
+/** The options of fastify-protected-routes: the bearer tokens POST /token issues, and the X-Token. */
+function protection (options: ApiOptions): ProtectedRoutesOptions {
+  return {
     realm: REALM,
     // Fail closed: a route is protected unless it says `auth: false`.
     protectByDefault: true,
     defaultSchemes: ['bearerAuth'],
-    // Before the body is read: an unauthenticated request never gets its body parsed or validated.
-    hook: 'onRequest',
+    // The default hook, onRequest: an unauthenticated request never gets its body parsed or validated.
     schemes: {
       // OAuth2PasswordBearer: the access tokens POST /token issues.
       bearerAuth: {
@@ -199,9 +200,16 @@ async function api (app: FastifyInstance, options: ApiOptions): Promise<void> {
         scopes: SCOPE_DESCRIPTIONS
       },
       // FastAPI's X-Token header dependency.
-      tokenHeader: { type: 'apiKey', in: 'header', name: 'X-Token', tokens: { [secretToken]: { username: 'service' } } }
-    }
-  })
+      tokenHeader: { type: 'apiKey', in: 'header', name: 'X-Token', tokens: { [options.secretToken]: { username: 'service' } } }
+    },
+    // @fastify/swagger-ui's page, assets and documents.
+    publicRoutes: [DOCUMENTATION_PREFIX]
+  }
+}
+
+/** The API: POST /token and the routes, in a context of their own. */
+async function api (app: FastifyInstance, options: ApiOptions): Promise<void> {
+  const { users, signingKey, tokenLifetime, rateLimit, store, tokenFormat } = options
 
   app.get('/public', {
     config: { auth: false },
