@@ -1,7 +1,8 @@
-import { randomUUID, type KeyObject } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
+import type { SigningKey } from './key-set.js'
 
-/** What {@link signAccessToken} puts in a token besides its key. */
+/** What {@link signAccessToken} puts in a token besides its key and kid. */
 export interface AccessTokenClaims {
   readonly algorithm: string
   readonly issuer: string
@@ -21,11 +22,12 @@ export interface AccessTokenClaims {
  * after the logout within the same second too, so that a user who logs out everywhere and
  * logs in again at once would get a token that is already revoked.
  */
-export async function signAccessToken (key: KeyObject, claims: AccessTokenClaims): Promise<string> {
+export async function signAccessToken ({ kid, privateKey }: SigningKey, claims: AccessTokenClaims): Promise<string> {
   const { algorithm, issuer, audience, subject, expiresIn, scope } = claims
   const issuedAt = Date.now()
   return await new SignJWT({ scope })
-    .setProtectedHeader({ alg: algorithm, typ: 'at+jwt' })
+    // The kid picks the key in the shared JWKS (RFC 7515 §4.1.4).
+    .setProtectedHeader(kid === undefined ? { alg: algorithm, typ: 'at+jwt' } : { alg: algorithm, typ: 'at+jwt', kid })
     .setIssuer(issuer)
     .setSubject(subject)
     .setAudience(audience)
@@ -33,5 +35,5 @@ export async function signAccessToken (key: KeyObject, claims: AccessTokenClaims
     // Whole seconds, as before: the token lives at most expiresIn seconds.
     .setExpirationTime(Math.floor(issuedAt / 1000) + expiresIn)
     .setJti(randomUUID())
-    .sign(key)
+    .sign(privateKey)
 }

@@ -1,12 +1,13 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
-import { createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto'
-import { promisify } from 'node:util'
+import type { KeyObject } from 'node:crypto'
 import protectedRoutes, { jtiRevocation, type BearerSchemeOptions, type ProtectedRoutesOptions, type TokenStore } from '../lib/index.js'
 import { documentation, DOCUMENTATION_PREFIX, SCOPE_DESCRIPTIONS } from './documentation.js'
 import { loggerOptions, type LoggerOption } from './logging.js'
 export type { LogStream } from './logging.js'
 import { logoutRoute } from './logout.js'
+import { checkSecret, retentionFor } from './key-set.js'
+import { signingKeys, type Signing } from './signing.js'
 import { createTokenStore, type TokenFormat } from './store.js'
 import { tokenEndpoint } from './token-endpoint.js'
 import { frameworkError, notFound } from './unrouted.js'
@@ -22,6 +23,8 @@ export const AUDIENCE = 'urn:fastify-protected-routes:example:api'
 export const ALGORITHM = 'ES256'
 /** The realm of every challenge (RFC 9110 §11.5). */
 export const REALM = 'example'
+/** Access-token lifetime in seconds, unless another is configured. */
+export const DEFAULT_TOKEN_LIFETIME = 900
 
 /** Options of {@link buildServer}. Every one has a default that suits the demo. */
 export interface ServerOptions {
@@ -29,21 +32,33 @@ export interface ServerOptions {
   logger?: LoggerOption
   /** The X-Token GET /protected accepts. @default DEFAULT_SECRET_TOKEN */
   secretToken?: string | undefined
-  /** The P-256 private key that signs access tokens. @default a key generated when the server is built */
+  /**
+   * The P-256 private key that signs access tokens. Give every instance the same one to share
+   * it yourself (rotating it means restarting them all).
+   * @default a key generated when the server is built; with `redisUrl`, the key set shared in Redis
+   */
   signingKey?: KeyObject | undefined
+  /**
+   * With `redisUrl` and JWTs (and no `signingKey`): the signing keys are kept in Redis, where
+   * every instance finds them, sealed with AES-256-GCM under a key derived from this secret.
+   * At least 32 characters (`openssl rand -base64 32`), the same on every instance. The start
+   * script reads it from SIGNING_KEYS_SECRET.
+   */
+  signingKeysSecret?: string | undefined
   /** Access-token lifetime in seconds. @default 900 */
   tokenLifetime?: number | undefined
   /** POST /token requests allowed per client address and window (ms). @default { max: 10, timeWindow: 60000 } */
   rateLimit?: { max: number, timeWindow: number } | undefined
   /** The accounts. @default the demo users (alice, bob, carol) */
   users?: UserDirectory | undefined
-  /** Keep tokens and revocations in the Redis at this URL, shared by every instance using it. @default in this process */
+  /**
+   * Keep tokens, revocations and (with JWTs) the signing keys in the Redis at this URL, shared
+   * by every instance using it. @default in this process
+   */
   redisUrl?: string | undefined
   /** What POST /token issues: signed JWTs, or opaque tokens kept in the token store. @default 'jwt' */
   tokenFormat?: TokenFormat | undefined
 }
-
-const generateKeyPairAsync = promisify(generateKeyPair)
 
 const message = {
   type: 'object',
@@ -110,11 +125,15 @@ function currentUser (request: FastifyRequest): PublicUser {
  * await app.listen({ port: 3000 })
  */
 export async function buildServer (options: ServerOptions = {}): Promise<FastifyInstance> {
-  const tokenLifetime = options.tokenLifetime ?? 900
+  const tokenLifetime = options.tokenLifetime ?? DEFAULT_TOKEN_LIFETIME
   if (!Number.isInteger(tokenLifetime) || tokenLifetime < 1) throw new TypeError('tokenLifetime must be a positive integer (seconds)')
-  const signingKey = options.signingKey ?? (await generateKeyPairAsync('ec', { namedCurve: 'P-256' })).privateKey
-  if (signingKey.type !== 'private' || signingKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+  const { signingKey, signingKeysSecret } = options
+  if (signingKey !== undefined && (signingKey.type !== 'private' || signingKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1')) {
     throw new TypeError('signingKey must be a P-256 private key (ES256)')
+  }
+  if (signingKeysSecret !== undefined) {
+    checkSecret(signingKeysSecret)
+    if (signingKey !== undefined) throw new TypeError('signingKey and signingKeysSecret exclude each other: one key given to every instance, or the keys shared through Redis')
   }
   const users = options.users ?? await demoUsers()
   const secretToken = options.secretToken ?? DEFAULT_SECRET_TOKEN
@@ -134,14 +153,26 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
   // Rate limits are set per route (only POST /token has one).
   await app.register(rateLimit, { global: false })
 
-  const store = await createTokenStore(app, options.redisUrl)
-  const apiOptions: ApiOptions = { users, secretToken, signingKey, tokenLifetime, rateLimit: options.rateLimit ?? { max: 10, timeWindow: 60_000 }, store, tokenFormat }
-  // The plugin at the root, before anything declares routes, so it sees every route: fail
-  // closed (protectByDefault), with Swagger UI's routes, which take no route config, public
-  // through publicRoutes, and the API's public routes saying auth: false.
-  await app.register(protectedRoutes, protection(apiOptions))
-  await app.register(documentation)
-  await app.register(api, apiOptions)
+  const { store, redis } = await createTokenStore(app, options.redisUrl)
+  try {
+    const signing = await signingKeys(app, {
+      signingKey,
+      redis: tokenFormat === 'jwt' ? redis : undefined,
+      secret: signingKeysSecret,
+      retention: retentionFor(tokenLifetime)
+    })
+    const apiOptions: ApiOptions = { users, secretToken, signing, tokenLifetime, rateLimit: options.rateLimit ?? { max: 10, timeWindow: 60_000 }, store, tokenFormat }
+    // The plugin at the root, before anything declares routes, so it sees every route: fail
+    // closed (protectByDefault), with Swagger UI's routes, which take no route config, public
+    // through publicRoutes, and the API's public routes saying auth: false.
+    await app.register(protectedRoutes, protection(apiOptions))
+    await app.register(documentation)
+    await app.register(api, apiOptions)
+  } catch (err) {
+    // The app is not handed out: its Redis connections and servers are closed here.
+    await app.close()
+    throw err
+  }
   return app
 }
 
@@ -149,7 +180,7 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
 interface ApiOptions {
   readonly users: UserDirectory
   readonly secretToken: string
-  readonly signingKey: KeyObject
+  readonly signing: Signing
   readonly tokenLifetime: number
   readonly rateLimit: { readonly max: number, readonly timeWindow: number }
   readonly store: TokenStore
@@ -160,7 +191,7 @@ interface ApiOptions {
  * How the bearer scheme verifies what POST /token issues: a JWT, refused once revoked in the
  * store (POST /logout), or an opaque token, looked up in the store.
  */
-function bearerVerifier ({ users, signingKey, store, tokenFormat }: ApiOptions): Pick<BearerSchemeOptions, 'jwt' | 'opaque'> {
+function bearerVerifier ({ users, signing, store, tokenFormat }: ApiOptions): Pick<BearerSchemeOptions, 'jwt' | 'opaque'> {
   // Looked up on every request: a disabled or deleted account loses access at once.
   function activeUser (username: unknown): PublicUser | null {
     const user = users.find(username)
@@ -169,7 +200,8 @@ function bearerVerifier ({ users, signingKey, store, tokenFormat }: ApiOptions):
   if (tokenFormat === 'opaque') return { opaque: { store, user: (record) => activeUser(record.subject) } }
   return {
     jwt: {
-      publicKey: createPublicKey(signingKey),
+      // The one public key, or the JWKS of the key set shared in Redis (signing.ts).
+      ...signing.verification,
       algorithms: [ALGORITHM],
       issuer: ISSUER,
       audience: AUDIENCE,
@@ -209,7 +241,7 @@ function protection (options: ApiOptions): ProtectedRoutesOptions {
 
 /** The API: POST /token and the routes, in a context of their own. */
 async function api (app: FastifyInstance, options: ApiOptions): Promise<void> {
-  const { users, signingKey, tokenLifetime, rateLimit, store, tokenFormat } = options
+  const { users, signing, tokenLifetime, rateLimit, store, tokenFormat } = options
 
   app.get('/public', {
     config: { auth: false },
@@ -223,7 +255,7 @@ async function api (app: FastifyInstance, options: ApiOptions): Promise<void> {
 
   await app.register(tokenEndpoint, {
     users,
-    signingKey,
+    signingKeys: signing.keys,
     algorithm: ALGORITHM,
     issuer: ISSUER,
     audience: AUDIENCE,

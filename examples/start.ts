@@ -7,8 +7,9 @@ import { readStoreConfig, storeBanner } from './store.js'
 const config = readConfig(process.env)
 // REDIS_URL: tokens and revocations shared by every instance on that Redis; TOKEN_FORMAT=opaque: opaque tokens.
 const storeConfig = readStoreConfig(process.env)
-const { redisUrl, tokenFormat } = storeConfig
-const app = await buildServer({ logger: true, secretToken: config.secretToken, redisUrl, tokenFormat })
+const { redisUrl, tokenFormat, signingKeysSecret } = storeConfig
+// SIGNING_KEYS_SECRET: with REDIS_URL and JWTs, seals the signing keys every instance shares through Redis.
+const app = await buildServer({ logger: true, secretToken: config.secretToken, redisUrl, tokenFormat, signingKeysSecret })
 const url = await app.listen({ port: config.port, host: config.host })
 
 // Stop taking connections, finish the requests in flight, then let the process end by itself.

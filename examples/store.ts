@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
 import { MemoryTokenStore, RedisTokenStore, type TokenStore } from '../lib/index.js'
+import { KEY_PUBLISH_AHEAD } from './key-set.js'
 
 /** What POST /token issues: RFC 9068 JWTs (the default) or opaque tokens kept in the store. */
 export type TokenFormat = 'jwt' | 'opaque'
@@ -8,30 +10,58 @@ export type TokenFormat = 'jwt' | 'opaque'
 export interface StoreConfig {
   readonly redisUrl: string | undefined
   readonly tokenFormat: TokenFormat
+  /** Seals the JWT signing keys shared through Redis (SIGNING_KEYS_SECRET). */
+  readonly signingKeysSecret: string | undefined
 }
 
-/** Reads REDIS_URL (unset or empty: the memory store) and TOKEN_FORMAT ('jwt', the default, or 'opaque'). */
+const unlessEmpty = (value: string | undefined): string | undefined => value === '' ? undefined : value
+
+/**
+ * Reads REDIS_URL (unset or empty: the memory store), TOKEN_FORMAT ('jwt', the default, or
+ * 'opaque') and SIGNING_KEYS_SECRET (needed with REDIS_URL and JWTs).
+ */
 export function readStoreConfig (env: Readonly<Record<string, string | undefined>>): StoreConfig {
-  const tokenFormat = env.TOKEN_FORMAT === undefined || env.TOKEN_FORMAT === '' ? 'jwt' : env.TOKEN_FORMAT
+  const tokenFormat = unlessEmpty(env.TOKEN_FORMAT) ?? 'jwt'
   if (tokenFormat !== 'jwt' && tokenFormat !== 'opaque') throw new RangeError("TOKEN_FORMAT must be 'jwt' or 'opaque'")
-  return { redisUrl: env.REDIS_URL === undefined || env.REDIS_URL === '' ? undefined : env.REDIS_URL, tokenFormat }
+  return { redisUrl: unlessEmpty(env.REDIS_URL), tokenFormat, signingKeysSecret: unlessEmpty(env.SIGNING_KEYS_SECRET) }
 }
 
-/** The start script's line about tokens; never the Redis URL, which may hold a password. */
+/** What the key rotation script takes from its environment. */
+export interface RotationConfig {
+  readonly redisUrl: string
+  readonly signingKeysSecret: string
+  /** Ms from now until the new key signs. */
+  readonly activateIn: number
+}
+
+/**
+ * Reads REDIS_URL and SIGNING_KEYS_SECRET (both needed: the instances' own), and ACTIVATE_IN,
+ * the whole seconds until the new key signs (default {@link KEY_PUBLISH_AHEAD}; 0 at once).
+ */
+export function readRotationConfig (env: Readonly<Record<string, string | undefined>>): RotationConfig {
+  const { redisUrl, signingKeysSecret } = readStoreConfig({ REDIS_URL: env.REDIS_URL, SIGNING_KEYS_SECRET: env.SIGNING_KEYS_SECRET })
+  if (redisUrl === undefined) throw new RangeError('REDIS_URL must name the Redis the instances share')
+  if (signingKeysSecret === undefined) throw new RangeError('SIGNING_KEYS_SECRET must be the instances\' secret')
+  const seconds = unlessEmpty(env.ACTIVATE_IN) ?? String(KEY_PUBLISH_AHEAD / 1000)
+  if (!/^\d{1,7}$/.test(seconds)) throw new RangeError('ACTIVATE_IN must be a whole number of seconds')
+  return { redisUrl, signingKeysSecret, activateIn: Number(seconds) * 1000 }
+}
+
+/** The start script's line about tokens; never the Redis URL, which may hold a password, nor the secret. */
 export function storeBanner ({ redisUrl, tokenFormat }: StoreConfig): string {
   return `Access tokens: ${tokenFormat === 'opaque' ? 'opaque' : 'JWT'}; token store: ${redisUrl === undefined ? 'memory (this process only)' : 'Redis (REDIS_URL)'}\n`
 }
 
 /**
  * The token store: in Redis at `redisUrl` (shared by every instance that uses it), else in this
- * process. Closed with the app. ioredis is loaded only when Redis is used: the plugin itself
- * never imports it.
+ * process; and the app's Redis client, for the signing keys. Closed with the app. ioredis is
+ * loaded only when Redis is used: the plugin itself never imports it.
  */
-export async function createTokenStore (app: FastifyInstance, redisUrl: string | undefined): Promise<TokenStore> {
+export async function createTokenStore (app: FastifyInstance, redisUrl: string | undefined): Promise<{ store: TokenStore, redis?: Redis }> {
   if (redisUrl === undefined) {
     const store = new MemoryTokenStore()
     app.addHook('onClose', () => store.close())
-    return store
+    return { store }
   }
   const { Redis } = await import('ioredis')
   // After boot ioredis reconnects by itself (every 2 s at most); while Redis is away, the store
@@ -52,5 +82,5 @@ export async function createTokenStore (app: FastifyInstance, redisUrl: string |
     await store.close()
     redis.disconnect()
   })
-  return store
+  return { store, redis }
 }

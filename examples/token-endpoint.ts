@@ -1,15 +1,15 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import type { KeyObject } from 'node:crypto'
 import { parse, type ParsedUrlQuery } from 'node:querystring'
 import type { TokenStore } from '../lib/index.js'
 import { signAccessToken } from './access-token.js'
+import type { SigningKeys } from './key-set.js'
 import type { UserDirectory } from './users.js'
 
 /** Options of {@link tokenEndpoint}. */
 export interface TokenEndpointOptions {
   readonly users: UserDirectory
-  /** The private key access tokens are signed with. */
-  readonly signingKey: KeyObject
+  /** The keys access tokens are signed with: the current one is asked for at each login. */
+  readonly signingKeys: SigningKeys
   readonly algorithm: string
   readonly issuer: string
   readonly audience: string
@@ -117,7 +117,7 @@ const errorResponse = {
  * form, so that no other route of the app accepts forms and no form reaches another parser.
  */
 export async function tokenEndpoint (app: FastifyInstance, options: TokenEndpointOptions): Promise<void> {
-  const { users, signingKey, algorithm, issuer, audience, tokenLifetime, rateLimit, opaqueStore } = options
+  const { users, signingKeys, algorithm, issuer, audience, tokenLifetime, rateLimit, opaqueStore } = options
 
   app.removeAllContentTypeParsers()
   // node:querystring keeps a repeated name as an array, so a repeat is seen, never silently resolved.
@@ -164,7 +164,7 @@ export async function tokenEndpoint (app: FastifyInstance, options: TokenEndpoin
     const scope = granted.join(' ')
     const accessToken = opaqueStore !== undefined
       ? (await opaqueStore.issue({ subject: user.username, scopes: granted, expiresIn: tokenLifetime })).token
-      : await signAccessToken(signingKey, {
+      : await signAccessToken(await signingKeys.current(), {
         algorithm,
         issuer,
         audience,

@@ -1,13 +1,11 @@
 import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
-import { setImmediate, setTimeout as sleep } from 'node:timers/promises'
+import { setImmediate } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import { buildServer, type ServerOptions } from '../../examples/server.js'
 import { readStoreConfig, storeBanner } from '../../examples/store.js'
 import { redisServer } from '../helpers/redis.js'
 import { accessToken, errorBody, p256, postForm, server } from './fixtures/helpers.js'
+import { startScript } from './fixtures/scripts.js'
 
 const redis = await redisServer(t)
 const redisUrl = `redis://127.0.0.1:${redis.port}`
@@ -139,34 +137,6 @@ t.test('the start script reads REDIS_URL and TOKEN_FORMAT, and never prints the 
   t.equal(storeBanner(readStoreConfig({})), 'Access tokens: JWT; token store: memory (this process only)\n')
   t.equal(storeBanner(readStoreConfig({ REDIS_URL: 'redis://:secret@cache:6379', TOKEN_FORMAT: 'opaque' })), 'Access tokens: opaque; token store: Redis (REDIS_URL)\n')
 })
-
-/** examples/start.ts as a child process (under the test's loader, so coverage follows it), resolved once it listens. */
-async function startScript (t: Test, env: NodeJS.ProcessEnv): Promise<{ base: string, stop: () => Promise<{ code: number | null, stdout: string, stderr: string }> }> {
-  const root = fileURLToPath(new URL('../..', import.meta.url))
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env }
-  delete childEnv.SECRET_TOKEN
-  const child = spawn(process.execPath, [...process.execArgv, 'examples/start.ts'], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-  const exited = once(child, 'exit')
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-  const deadline = Date.now() + 30_000
-  let match: RegExpExecArray | null = null
-  while ((match = /^Example server listening on (http:\/\/127\.0\.0\.1:\d+)$/m.exec(stdout)) === null) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`start.ts did not listen; stderr: ${stderr}`)
-    await sleep(20)
-  }
-  return {
-    base: match[1] as string,
-    async stop () {
-      child.kill('SIGTERM')
-      const [code] = await exited as [number | null]
-      return { code, stdout, stderr }
-    }
-  }
-}
 
 t.test('the README walkthrough: two start scripts on two ports share one Redis', async (t) => {
   const env = { REDIS_URL: redisUrl, TOKEN_FORMAT: 'opaque' }

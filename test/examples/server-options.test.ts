@@ -19,6 +19,15 @@ t.test('buildServer refuses a signing key that cannot sign ES256', async (t) => 
   }
 })
 
+t.test('buildServer refuses a signing key and a signing-keys secret together, and a short secret', async (t) => {
+  await t.rejects(buildServer({ signingKey: p256(), signingKeysSecret: 'x'.repeat(32) }),
+    new TypeError('signingKey and signingKeysSecret exclude each other: one key given to every instance, or the keys shared through Redis'))
+  await t.rejects(buildServer({ signingKeysSecret: 'x'.repeat(31) }),
+    new TypeError('signingKeysSecret must be a string of at least 32 characters, the same on every instance (e.g. openssl rand -base64 32)'), 'checked even where it is not used')
+  const app = await server(t, { signingKeysSecret: 'x'.repeat(32) })
+  t.equal((await postForm(app, [['grant_type', 'password'], ['username', 'alice'], ['password', 'wonderland']])).statusCode, 200, 'without Redis it is not needed')
+})
+
 t.test('buildServer refuses an X-Token no request could send (the plugin stops the boot)', async (t) => {
   await t.rejects(buildServer({ secretToken: '' }), { code: 'FST_PROTECTED_ROUTES_INVALID_OPTION' })
   await t.rejects(buildServer({ secretToken: 'has space' }), { code: 'FST_PROTECTED_ROUTES_INVALID_OPTION' })

@@ -138,7 +138,7 @@ const me = (app: FastifyInstance, token: string) => app.inject({ url: '/users/me
 for (const [name, options] of [
   ['JWTs, memory store', {}],
   ['opaque tokens, memory store', { tokenFormat: 'opaque' }],
-  ['JWTs, Redis', { redisUrl }],
+  ['JWTs, Redis', { redisUrl, signingKeysSecret: 'logout-all-same-second-secret-0123456789' }],
   ['opaque tokens, Redis', { redisUrl, tokenFormat: 'opaque' }]
 ] as Array<[string, ServerOptions]>) {
   t.test(`${name}: a login right after POST /logout?all=true gets a token that works, and the tokens from before stay revoked`, async (t) => {
