@@ -43,15 +43,22 @@ function install (root: FastifyInstance, contexts: readonly object[]): void {
       throw new InvalidRouteConfigError(...describeRoute(routeOptions.method, routeOptions.url), FIX)
     }
   })
-  const reported = new WeakSet<object>()
+  // Per route (keyed by its config): is it outside every plugin context? Decided at its first
+  // request, and logged then: the context that declared a route never changes.
+  const outside = new WeakMap<object, boolean>()
   root.addHook('onRequest', function protectedRoutesOutsideGuard (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
     const config = request.routeOptions.config
-    if (!asksForAuth(config.auth) || inside(request.server, contexts)) return done()
-    if (!reported.has(config)) {
-      reported.add(config)
-      const fields = { method: config.method, url: config.url }
-      safeLog(request.log, 'error', fields, `fastify-protected-routes: ${FIX}`, fields)
+    if (!asksForAuth(config.auth)) return done()
+    let isOutside = outside.get(config)
+    if (isOutside === undefined) {
+      isOutside = !inside(request.server, contexts)
+      outside.set(config, isOutside)
+      if (isOutside) {
+        const fields = { method: config.method, url: config.url }
+        safeLog(request.log, 'error', fields, `fastify-protected-routes: ${FIX}`, fields)
+      }
     }
+    if (!isOutside) return done()
     reply.code(500)
     done(new RouteOutsidePluginError())
   })
