@@ -34,3 +34,35 @@ t.test('a token bearer-auth hands back that is not the parsed one is refused wit
   t.same(answers, [[undefined, null]], 'refused')
   t.same(verify.calls, [], 'the verifier never ran')
 })
+
+t.test('a bearer-auth that answers before calling auth has verified nothing: refused', async (t) => {
+  for (const answers of ['accepted', 'refused']) {
+    await t.test(answers, async (t) => {
+      const verify = spyVerify({ good: { id: 'alice' } })
+      // Answered at once, without ever calling `auth`, as a changed bearer-auth might.
+      const factory = (() => (_fake: unknown, _reply: unknown, done: (err?: Error) => void) => {
+        done(answers === 'accepted' ? undefined : new Error('refused'))
+      }) as unknown as BearerAuthFactory
+      const schemes = await buildSchemes(normalizeOptions({ schemes: { bearer: { type: 'bearer', verify } } }), factory)
+      const { answer: answered, answers: got } = answer()
+      schemes.get('bearer')!.verify('good', request, answered)
+      await new Promise((resolve) => setImmediate(resolve))
+      t.same(got, [[undefined, null]], 'refused')
+      t.same(verify.calls, [], 'the verifier never ran')
+    })
+  }
+})
+
+t.test('a bearer-auth that calls auth only later gets no verification: the call is over', async (t) => {
+  const verify = spyVerify({ good: { id: 'alice' } })
+  const factory = ((options: { auth: (key: string) => boolean | Promise<boolean> }) =>
+    (_fake: unknown, _reply: unknown, done: (err?: Error) => void) => {
+      setImmediate(() => { Promise.resolve(options.auth('good')).then((ok) => done(ok ? undefined : new Error('refused')), done) })
+    }) as unknown as BearerAuthFactory
+  const schemes = await buildSchemes(normalizeOptions({ schemes: { bearer: { type: 'bearer', verify } } }), factory)
+  const { answer: answered, answers } = answer()
+  schemes.get('bearer')!.verify('good', request, answered)
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.same(answers, [[undefined, null]], 'refused')
+  t.same(verify.calls, [], 'the verifier never ran')
+})

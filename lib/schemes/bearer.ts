@@ -4,13 +4,19 @@ import { Malformed, rawHeader, REPEATED, type Extractor } from '../credential.js
 
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
+const BEARER = 'bearer'
 const malformed = new Malformed(descriptions.malformedAuthorization)
 const duplicate = new Malformed(descriptions.duplicateAuthorization)
 const tooLong = new Malformed(descriptions.credentialTooLong)
 
 /** Is this Authorization value one whose auth-scheme is Bearer (any letter case)? */
 function isBearer (header: string): boolean {
-  if (header.length < 6 || header.slice(0, 6).toLowerCase() !== 'bearer') return false
+  // `bearer` in any letter case, without a lower-cased copy: OR-ing 0x20 maps A-Z to a-z and
+  // maps no other character onto a lower-case letter.
+  if (header.length < 6) return false
+  for (let i = 0; i < 6; i++) {
+    if ((header.charCodeAt(i) | 0x20) !== BEARER.charCodeAt(i)) return false
+  }
   if (header.length === 6) return true
   const next = header.charCodeAt(6)
   // RFC 9110 §11.4: the scheme ends at SP; a tab or other whitespace there is a malformed bearer

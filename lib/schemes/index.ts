@@ -64,51 +64,93 @@ async function baseVerifier (name: string, options: SchemeOptions, normalized: N
  */
 const detachedReply = { code: () => detachedReply } as unknown as FastifyReply
 
+/** What the verifier said about one credential: bearer-auth itself only learns accepted or not. */
+interface Outcome {
+  failed: unknown
+  verified: Verified | null
+}
+
 /**
  * Runs a bearer verifier through @fastify/bearer-auth's verifyBearerAuth. bearer-auth reads
  * the Authorization header of the request it is given and calls its `auth` option with the
  * token; it is given a request that holds only the credential this plugin parsed from what
- * the client sent, so it checks exactly that, and its `auth` refuses any other value. Our
- * verifier is handed to that option per call: bearer-auth calls `auth` synchronously, before
- * its first await. Its callback is the scheme's answer; bearer-auth would call it again if
- * it threw, which an {@link Answer} never does.
+ * the client sent, so it checks exactly that, and its `auth` refuses any other value.
+ *
+ * bearer-auth reads that header and calls `auth` synchronously, before its first await, and
+ * reads nothing of the request after: so one such request object per scheme serves every
+ * call, and the call in progress is handed to `auth` through this closure's variables rather
+ * than through closures made per request. Only an asynchronous verifier gets an
+ * {@link Outcome} object of its own. bearer-auth's callback is the scheme's answer; it would
+ * call it again if it threw, which an {@link Answer} never does.
  */
 function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Scheme['verify'] {
-  const verify = answering(verifier)
-  let current: ((key: string) => boolean | Promise<boolean>) | undefined
+  // The call in progress, for `auth`: set just before verifyBearerAuth, read during it.
+  let token: string | undefined
+  let request: FastifyRequest | undefined
+  // What `auth` found, read back just after verifyBearerAuth returns.
+  let failed: unknown
+  let verified: Verified | null = null
+  let later: Outcome | undefined
+
+  const settled = (outcome: Outcome, value: Verified | null): boolean => {
+    outcome.verified = value
+    return value !== null
+  }
+  function auth (key: string): boolean | Promise<boolean> {
+    if (key !== token) return false
+    token = undefined
+    let result
+    try {
+      result = verifier(key, request!)
+    } catch (err) {
+      failed = err
+      return false
+    }
+    // A synchronous verifier (static tokens, a JWT cache hit) answers bearer-auth synchronously.
+    if (!isThenable(result)) {
+      verified = result
+      return result !== null
+    }
+    const outcome: Outcome = { failed: undefined, verified: null }
+    later = outcome
+    return result.then((value) => settled(outcome, value), (err: unknown) => {
+      outcome.failed = err
+      return false
+    })
+  }
   const verifyBearerAuth = factory({
     keys: [],
-    auth: (key: string) => current!(key),
+    auth,
     addHook: false,
-    specCompliance: 'rfc6749', // the auth-scheme is case-insensitive (RFC 9110 §11.1)
+    // The header it reads is the one built below, always spelled `Bearer`: the client's own
+    // spelling (the auth-scheme is case-insensitive, RFC 9110 §11.1) was read by bearerExtractor.
+    specCompliance: 'rfc6750',
     // No log line of its own: refusals are logged once, by this plugin, with the reason.
     verifyErrorLogLevel: null as unknown as string
   })
+  const headers = { authorization: '' }
+  const parsed = { raw: { headers } } as unknown as FastifyRequest
 
-  return function verifyBearer (token, request, answer) {
-    // What the verifier said, kept for the answer: bearer-auth only learns accepted or not
-    // (it would turn a fault that is not an Error into a string, which can throw).
-    let failed: unknown
-    let verified: Verified | null = null
-    current = (key) => {
-      if (key !== token) return false
-      let accepted: boolean | undefined
-      let settle: ((value: boolean) => void) | undefined
-      verify(key, request, (thrown, value) => {
-        failed = thrown
-        verified = value
-        accepted = thrown === undefined && value !== null
-        settle?.(accepted)
-      })
-      // A synchronous verifier (static tokens, a JWT cache hit) answers bearer-auth synchronously.
-      return accepted ?? new Promise<boolean>((resolve) => { settle = resolve })
-    }
-    const parsed = { raw: { headers: { authorization: `Bearer ${token}` } }, log: request.log } as unknown as FastifyRequest
+  return function verifyBearer (presented, from, answer) {
+    token = presented
+    request = from
+    failed = undefined
+    verified = null
+    later = undefined
+    headers.authorization = `Bearer ${presented}`
+    // Set from what `auth` found, once bearer-auth has called it, which it does before this
+    // call returns; should it ever answer before calling `auth`, nothing was verified and the
+    // answer is a refusal.
+    let outcome: Outcome | undefined
     verifyBearerAuth(parsed, detachedReply, (err?: Error) => {
-      if (failed !== undefined) answer(failed, null)
-      else answer(undefined, err === undefined ? verified : null)
+      if (outcome === undefined) answer(undefined, null)
+      else if (outcome.failed !== undefined) answer(outcome.failed, null)
+      else answer(undefined, err === undefined ? outcome.verified : null)
     })
-    current = undefined
+    outcome = later ?? { failed, verified }
+    token = undefined
+    request = undefined
+    headers.authorization = ''
   }
 }
 
