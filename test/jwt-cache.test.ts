@@ -1,6 +1,6 @@
 import t from 'tap'
 import { jwtDescriptions } from '../lib/verifiers/jwt-refusals.js'
-import { assertRefused, claims, jwksServer, jwtApp, keyPair, NOW, secret, sign } from './helpers/jwt.js'
+import { assertRefused, claims, encodePart, jwksServer, jwtApp, keyPair, NOW, secret, sign } from './helpers/jwt.js'
 
 const key = secret()
 const hs256 = { secret: key, algorithms: ['HS256'] }
@@ -13,6 +13,18 @@ t.test('a cached token is answered without verifying it again', async (t) => {
   t.equal(first.statusCode, 200)
   t.same(second.json(), first.json())
   t.equal(verifications(), 1)
+})
+
+t.test('a cache hit is the whole token: another token with the same signature is verified, and refused', async (t) => {
+  const { get, verifications } = await jwtApp(t, hs256)
+  const token = await sign(key, 'HS256', claims({ sub: 'alice' }))
+  t.equal((await get(token)).statusCode, 200)
+  // The cache is keyed by the token's tail, which lies in its signature: this token shares it.
+  const [header, , signature] = token.split('.')
+  const forged = `${header!}.${encodePart(claims({ sub: 'mallory' }))}.${signature!}`
+  assertRefused(t, await get(forged), jwtDescriptions.badSignature)
+  t.equal(verifications(), 2, 'the forged token was verified in full')
+  t.equal((await get(token)).statusCode, 200, 'the cached token still is')
 })
 
 t.test('with cache: false every request verifies the token', async (t) => {

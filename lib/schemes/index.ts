@@ -141,6 +141,7 @@ function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Sch
     // Set from what `auth` found, once bearer-auth has called it, which it does before this
     // call returns; should it ever answer before calling `auth`, nothing was verified and the
     // answer is a refusal.
+    // eslint-disable-next-line prefer-const -- the callback below captures it before it is set
     let outcome: Outcome | undefined
     verifyBearerAuth(parsed, detachedReply, (err?: Error) => {
       if (outcome === undefined) answer(undefined, null)

@@ -1,4 +1,3 @@
-import { hash } from 'node:crypto'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose'
 import { LruMap } from 'toad-cache'
@@ -27,6 +26,8 @@ type Claims = Readonly<Record<string, unknown>>
 
 /** What a full verification yields; shared by the cache and by concurrent requests. */
 interface Entry {
+  /** The token it was verified from: a hit is a lookup by the token's tail and this whole string. */
+  readonly token: string
   /** The answer when there is no `user` mapping: the claims are the user. */
   readonly verified: Verified & { readonly claims: Claims }
   /** Epoch ms after which the entry must not be used: never past exp (nor iat + maxTokenAge). */
@@ -41,6 +42,14 @@ function deepFreeze<T> (value: T): T {
   }
   return value
 }
+
+/**
+ * How many of a token's last characters key the cache: its signature's, which differ from
+ * token to token. Hashing a key costs per character, and a whole token is hundreds of them;
+ * a hit is then confirmed against the whole token, so two tokens that share a tail only
+ * share a slot (each verified in full), never an entry.
+ */
+const CACHE_KEY_LENGTH = 32
 
 function malformed (): Error {
   return new InvalidTokenError(jwtDescriptions.malformed)
@@ -107,7 +116,8 @@ function keyFor (resolve: KeyResolver, log: FastifyBaseLogger): JWTVerifyGetKey 
  * The JWT verifier of a bearer scheme (RFC 9068 access tokens, RFC 8725 practices), built on
  * jose. Options are checked and static keys imported here, so a bad configuration stops the boot.
  *
- * Per request: a SHA-256 digest of the token, a cache lookup and an expiry check; on a miss,
+ * Per request: a cache lookup by the token's tail, a comparison with the whole token and an
+ * expiry check; on a miss,
  * a check that the token is a canonical compact JWS, then jose's jwtVerify (signature first,
  * then claims, then a refusal of sender-constrained tokens: `cnf`), shared by concurrent requests
  * for the same token. `isRevoked` and `user` run on every request, hit or miss.
@@ -144,7 +154,7 @@ export async function jwtVerifier (schemeName: string, options: JwtOptions): Pro
     // exp is required and a number (jose checked both); iat too when maxTokenAge is set.
     let expiresAt = (claims.exp as number) * 1000
     if (maxTokenAge !== undefined) expiresAt = Math.min(expiresAt, ((claims.iat as number) + maxTokenAge) * 1000)
-    return { verified: Object.freeze({ user: claims as AuthUser, scopes, claims }), expiresAt }
+    return { token, verified: Object.freeze({ user: claims as AuthUser, scopes, claims }), expiresAt }
   }
 
   function withUser (entry: Entry, mapped: unknown): Verified | null {
@@ -175,17 +185,17 @@ export async function jwtVerifier (schemeName: string, options: JwtOptions): Pro
   }
 
   return function verifyJwt (token, request) {
-    const key = hash('sha256', token, 'base64url')
+    const key = token.length > CACHE_KEY_LENGTH ? token.slice(-CACHE_KEY_LENGTH) : token
     const nowMs = now()
     const hit = cache?.get(key)
-    if (hit !== undefined) {
-      // The key is the digest of this exact string, and only canonical tokens are cached:
-      // a hit needs no second look at the form.
+    // Only canonical tokens are cached, and a hit is this exact string: no second look at the form.
+    if (hit !== undefined && hit.token === token) {
       if (nowMs < hit.expiresAt) return finish(hit, request)
       cache!.delete(key)
     }
     if (!isCanonical(token)) throw malformed()
-    let pending = inFlight.get(key)
+    // Requests that wait on one verification share its claims: keyed by the whole token.
+    let pending = inFlight.get(token)
     if (pending === undefined) {
       pending = verifyToken(token, nowMs, request.log)
         .then((entry) => {
@@ -193,8 +203,8 @@ export async function jwtVerifier (schemeName: string, options: JwtOptions): Pro
           if (cache !== undefined && nowMs < entry.expiresAt) cache.set(key, entry)
           return entry
         })
-        .finally(() => inFlight.delete(key))
-      inFlight.set(key, pending)
+        .finally(() => inFlight.delete(token))
+      inFlight.set(token, pending)
     }
     return pending.then((entry) => finish(entry, request))
   }
