@@ -31,6 +31,9 @@ function counting (client: Redis, delayGet?: () => Promise<void>): { client: Red
     calls,
     client: {
       get status () { return client.status },
+      connect: () => client.connect(),
+      on: (event, listener) => client.on(event, listener),
+      removeListener: (event, listener) => client.removeListener(event, listener),
       async get (key) {
         calls.push('get')
         const value = await client.get(key)

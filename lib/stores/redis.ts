@@ -39,6 +39,11 @@ export interface RedisSubscriber {
  */
 export interface RedisClient {
   readonly status: string
+  /** Used once, on a `lazyConnect` client still in status `'wait'`: the store's first operation connects it. */
+  connect (): Promise<unknown>
+  /** The store listens for the client's first `'ready'` (and `'end'`), once, then removes its listeners. */
+  on (event: string, listener: () => void): unknown
+  removeListener (event: string, listener: () => void): unknown
   get (key: string): Promise<string | null>
   mget (...keys: string[]): Promise<Array<string | null>>
   multi (commands: unknown[][]): RedisBatch
@@ -50,7 +55,11 @@ export interface RedisClient {
 export interface RedisTokenStoreOptions {
   /** Prefix of every key and of the pub/sub channel, so that several apps can share a Redis. @default 'fpr:' */
   prefix?: string
-  /** Milliseconds a Redis operation may take before it fails with `VerifierUnavailableError` (503). @default 1000 */
+  /**
+   * Milliseconds a Redis operation may take before it fails with `VerifierUnavailableError` (503),
+   * waiting for the client's first connection included.
+   * @default 1000
+   */
   timeout?: number
   /**
    * The local cache in front of Redis: lookups and JWT revocation checks, for at most `ttl` ms.
@@ -74,9 +83,7 @@ interface CacheEntry {
   readonly until: number
 }
 
-// Statuses in which a command is sent: connected, or lazyConnect not yet connected (the
-// command connects). In any other (connecting, reconnecting, closed) the answer is 503 at once.
-const SENDING = new Set(['ready', 'wait'])
+function ignore (): void {}
 
 function unavailable (cause?: unknown): Error {
   return cause === undefined ? new VerifierUnavailableError() : new VerifierUnavailableError({ cause })
@@ -118,8 +125,12 @@ function parseRecord (json: string): TokenRecord {
  * and prefix. Redis holds SHA-256 digests of tokens, JWT ids and subjects, never the values;
  * lifetimes are Redis TTLs. A lookup is one GET; revokeAll is one MULTI and one pipeline.
  *
- * Pass the ioredis client the app created (its `'error'` listener is the app's). The store opens
- * one more connection, `client.duplicate()`, for pub/sub, and closes it in {@link close}.
+ * Pass the ioredis client the app created (its `'error'` listener is the app's), connected or
+ * not: until it is first ready, operations wait for it (within `timeout`; a `lazyConnect` client
+ * is connected by the first one). Once it has been ready, an operation while it is not fails at
+ * once with `VerifierUnavailableError`. The store opens one more connection,
+ * `client.duplicate()`, for pub/sub, and closes it in {@link close}; operations never wait for it
+ * (the local cache is simply not used until it is subscribed).
  *
  * @example
  * const redis = new Redis(process.env.REDIS_URL)
@@ -143,6 +154,13 @@ export class RedisTokenStore implements TokenStore {
   /** Bumped at each invalidation: a lookup that saw one while in flight does not cache its answer. */
   #epoch = 0
   #closed = false
+  /**
+   * Until the client is first ready: what operations made meanwhile wait for, one promise (and
+   * one pair of listeners) for all of them. Undefined once it settled: from then on the store
+   * never waits.
+   */
+  #connecting: Promise<Error | undefined> | undefined
+  #settleConnecting: ((failure?: Error) => void) | undefined
 
   constructor (client: RedisClient, options: RedisTokenStoreOptions = {}) {
     if (typeof client?.duplicate !== 'function' || typeof client.multi !== 'function') throw new TypeError('RedisTokenStore needs an ioredis client')
@@ -159,6 +177,7 @@ export class RedisTokenStore implements TokenStore {
     this.#sleep = internalSleep(options)
     this.#ttl = cache === false ? 0 : positive(cache.ttl, 'cache.ttl', 5000)
     this.#cache = cache === false ? undefined : new LruMap<CacheEntry>(positive(cache.max, 'cache.max', 10_000))
+    if (client.status !== 'ready') this.#connecting = this.#firstReady(client)
 
     // Our own connection, subscribed by us on every 'ready' (not ioredis's autoResubscribe), so
     // that we know when invalidations flow again.
@@ -284,6 +303,7 @@ export class RedisTokenStore implements TokenStore {
 
   async close (): Promise<void> {
     this.#closed = true
+    this.#settleConnecting?.(new Error('The store was closed before Redis was ready'))
     this.#unsubscribed()
     this.#subscriber.disconnect()
   }
@@ -292,14 +312,62 @@ export class RedisTokenStore implements TokenStore {
     return this.#prefix + kind + key
   }
 
-  /** Runs Redis work: 503 at once when the client is not connected, and after `timeout` ms. */
+  /**
+   * Runs Redis work: at once when the client is ready; after its first connection while the
+   * client has not been ready since the store was built; else 503 at once. Whatever the
+   * path, 503 after `timeout` ms.
+   *
+   * ioredis's statuses: 'wait' (lazyConnect, nothing started), 'connecting' (TCP), 'connect'
+   * (handshake: AUTH, SELECT, ready check), 'ready'; a closed connection goes 'close' then
+   * 'reconnecting' (retryStrategy's delay) and 'connecting' again, or 'end' when ioredis gives up
+   * or the app disconnects. Before the first 'ready' all but 'end' are a boot in progress (Redis
+   * may well start after the app); after it, all but 'ready' are an outage, where waiting would
+   * only hold every request for `timeout` (a re-attempt to a host that drops packets stays
+   * 'connecting' for ioredis's connectTimeout, 10 s).
+   */
   #run<T> (work: () => Promise<T>): Promise<T> {
-    if (!SENDING.has(this.#client.status)) return Promise.reject(unavailable())
+    const status = this.#client.status
+    if (status === 'ready') return this.#timed(work(), this.#timeout)
+    if (this.#connecting === undefined || status === 'end') return Promise.reject(unavailable())
+    return this.#afterFirstReady(status, this.#connecting, work)
+  }
+
+  async #afterFirstReady<T> (status: string, connecting: Promise<Error | undefined>, work: () => Promise<T>): Promise<T> {
+    // lazyConnect: the app left the connecting to its first command. The store sends none before
+    // 'ready', so it connects the client itself; failures arrive as the client's events.
+    if (status === 'wait') this.#client.connect().catch(ignore)
+    const deadline = performance.now() + this.#timeout
+    const failure = await this.#timed(connecting, this.#timeout)
+    if (failure !== undefined) throw unavailable(failure)
+    // What is left of the same `timeout` (setTimeout takes a delay below 1 as 1 ms).
+    return await this.#timed(work(), deadline - performance.now())
+  }
+
+  /** The client's first 'ready' (undefined), or why there will be none: its 'end', or close(). */
+  #firstReady (client: RedisClient): Promise<Error | undefined> {
+    return new Promise((resolve) => {
+      const settle = (failure?: Error): void => {
+        client.removeListener('ready', ready)
+        client.removeListener('end', end)
+        this.#connecting = undefined
+        this.#settleConnecting = undefined
+        resolve(failure)
+      }
+      const ready = (): void => settle()
+      const end = (): void => settle(new Error('Redis closed the connection before it was ready'))
+      client.on('ready', ready)
+      client.on('end', end)
+      this.#settleConnecting = settle
+    })
+  }
+
+  /** Settles as `pending` does, or with a 503 error after `ms`; every failure is a 503 error. */
+  #timed<T> (pending: Promise<T>, ms: number): Promise<T> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${this.#timeout} ms`)), this.#timeout)
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${this.#timeout} ms`)), ms)
     })
-    return Promise.race([work(), timeout]).then((value) => {
+    return Promise.race([pending, timeout]).then((value) => {
       clearTimeout(timer)
       return value
     }, (err: unknown) => {
