@@ -79,3 +79,31 @@ t.test('signAccessToken refuses alg none and a lifetime that is not a positive w
     await t.rejects(signAccessToken({ ...base, algorithm: 'HS256', expiresIn }), new RangeError('signAccessToken: expiresIn must be a positive whole number of seconds'))
   }
 })
+
+t.test('signAccessToken takes a string secret, as jwt.secret does, and the token verifies under that jwt.secret', async (t) => {
+  const cases: Array<[string, number]> = [['HS256', 32], ['HS384', 48], ['HS512', 64]]
+  for (const [algorithm, bytes] of cases) {
+    const text = 'é'.repeat(bytes / 2)
+    const token = await signAccessToken({ key: text, algorithm, issuer: ISSUER, audience: AUDIENCE, subject: 'frank' })
+    t.same(decodeProtectedHeader(token), { alg: algorithm, typ: 'at+jwt' })
+    const { get } = await jwtApp(t, { secret: text, algorithms: [algorithm] }, { realClock: true })
+    const res = await get(token)
+    t.equal(res.statusCode, 200, `${algorithm}: a ${bytes}-byte UTF-8 string verifies`)
+    t.equal(res.json().user.sub, 'frank')
+    const bytesKey = await signAccessToken({ key: new TextEncoder().encode(text), algorithm, issuer: ISSUER, audience: AUDIENCE, subject: 'frank' })
+    t.equal((await get(bytesKey)).statusCode, 200, `${algorithm}: the same secret as bytes signs the same way`)
+  }
+})
+
+t.test('a string or bytes key is refused when jwt.secret would refuse it, or when the algorithm is not HS*', async (t) => {
+  const base = { issuer: ISSUER, audience: AUDIENCE, subject: 'grace' }
+  const invalid = (message: string) => ({ code: 'FST_PROTECTED_ROUTES_INVALID_OPTION', message: `Invalid fastify-protected-routes option: ${message}` })
+  await t.rejects(signAccessToken({ ...base, key: 'x'.repeat(31), algorithm: 'HS256' }), invalid('signAccessToken.secret is 31 bytes; HS256 needs at least 32 random bytes'))
+  await t.rejects(signAccessToken({ ...base, key: secret(47), algorithm: 'HS384' }), invalid('signAccessToken.secret is 47 bytes; HS384 needs at least 48 random bytes'))
+  // RFC 8725 §2.1: a PEM key is never an HMAC secret.
+  const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString()
+  await t.rejects(signAccessToken({ ...base, key: pem + 'x'.repeat(32), algorithm: 'HS256' }), invalid('signAccessToken.secret is a PEM key; put a public key in publicKey and list asymmetric algorithms'))
+  for (const key of ['x'.repeat(64), secret(64)]) {
+    await t.rejects(signAccessToken({ ...base, key, algorithm: 'ES256' }), new TypeError('signAccessToken: a string or Uint8Array key is an HS* secret; ES256 signs with a private key (KeyObject, CryptoKey or private JWK)'))
+  }
+})

@@ -101,7 +101,8 @@ function checkAlgorithms (path: string, algorithms: unknown): { algorithms: read
   return { algorithms: Object.freeze([...new Set(algorithms)]), hmac: hmac !== 0 }
 }
 
-function checkSecret (path: string, secret: unknown, algorithms: readonly string[]): KeySource {
+/** Checks an HS* secret (a string is its UTF-8 bytes) and copies it. Also used by signAccessToken. */
+export function checkSecret (path: string, secret: unknown, algorithms: readonly string[]): KeySource {
   if (typeof secret !== 'string' && !(secret instanceof Uint8Array)) throw new InvalidOptionError(`${path}.secret must be a string or a Uint8Array`)
   // The RS256 -> HS256 confusion (RFC 8725 §2.1) starts with a public key used as an HMAC secret.
   if (typeof secret === 'string' && secret.trimStart().startsWith('-----BEGIN')) {
