@@ -1,6 +1,7 @@
 // The README's Redis block (test/fixtures/readme-redis.ts, the same code) runs as written: booted
 // on a real redis-server, its first requests answered while the client still connects.
 import t from 'tap'
+import { readFile } from 'node:fs/promises'
 import { register } from 'node:module'
 import { signAccessToken } from '../lib/index.js'
 import { errorBody } from './helpers/app.js'
@@ -57,4 +58,11 @@ t.test('the README Redis block: opaque tokens and JWTs in Redis, each route on i
   t.equal((await post('/logout/all', one!.token)).statusCode, 204)
   t.equal((await get('/items', two!.token)).statusCode, 401, 'every opaque token of bob')
   t.equal((await get('/reports', bobsJwt)).statusCode, 401, 'and his JWTs issued until then')
+})
+
+t.test('the README shows exactly this block', async (t) => {
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
+  const block = /<!-- redis-store -->\s*```ts\n([\s\S]*?)```/.exec(readme)
+  t.ok(block, 'README.md has the block after <!-- redis-store -->')
+  t.equal(block?.[1], await readFile(new URL('./fixtures/readme-redis.ts', import.meta.url), 'utf8'))
 })
