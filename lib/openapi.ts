@@ -272,10 +272,11 @@ function tagRoutes (entries: readonly Entry[], options: NormalizedOptions, tags:
 }
 
 /** The `swagger` decorator, completing the document it returns. */
-function documented (original: SwaggerFunction, entries: readonly Entry[], options: NormalizedOptions): SwaggerFunction {
+function documented (original: SwaggerFunction, entries: readonly Entry[], options: NormalizedOptions, toYaml: YamlWriter): SwaggerFunction {
   let document: unknown
   let yaml: string | undefined
   return function swagger (this: unknown, opts?: { yaml?: boolean }): unknown {
+    // Not through @fastify/swagger's own YAML output: that rebuilds the document, uncompleted.
     if (opts?.yaml === true) return (yaml ??= toYaml(swagger.call(this)))
     if (document === undefined) {
       const tags = new Set<Tag>()
@@ -305,12 +306,14 @@ export function openapiDocumenter (fastify: FastifyInstance, options: Normalized
       entries.length = 0 // no @fastify/swagger here: nothing will ever read them
       return
     }
+    // Loaded here, not when the YAML is asked for: app.swagger({ yaml: true }) is synchronous.
+    const toYaml = await loadYamlWriter()
     // Wrap it where @fastify/swagger decorated it, so every context that reaches it (such
     // as @fastify/swagger-ui's) gets the complete document.
     let owner: object = instance
     while (!Object.hasOwn(owner, 'swagger')) owner = Object.getPrototypeOf(owner) as object
     const decorated = owner as Json
-    decorated.swagger = documented(decorated.swagger as SwaggerFunction, entries, options)
+    decorated.swagger = documented(decorated.swagger as SwaggerFunction, entries, options, toYaml)
   })
   return {
     addRoute (routeOptions, resolution) {
@@ -319,57 +322,38 @@ export function openapiDocumenter (fastify: FastifyInstance, options: Normalized
   }
 }
 
-// YAML 1.1 readers take these plain words for booleans or null.
-const YAML_WORDS = new Set(['y', 'n', 'yes', 'no', 'on', 'off', 'true', 'false', 'null'])
-const PLAIN = /^[A-Za-z_][\w-]*$/
+/** Writes a document as YAML. */
+export type YamlWriter = (document: unknown) => string
 
-/** A JSON string is a YAML double-quoted scalar, once DEL and C1 controls (not printable in YAML) are escaped. */
-function yamlString (value: string): string {
-  return JSON.stringify(value).replace(/[\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-}
+// Not printable in YAML 1.2 (§5.1: DEL, the C1 controls but NEL, U+FFFE, U+FFFF), line breaks in
+// YAML 1.1 (NEL, U+2028, U+2029), the BOM, and tabs: the `yaml` package writes them as they are,
+// and libyaml-based readers refuse or misread them. Written as escapes, any reader gets them back.
+const UNSAFE = /[\t\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/g
 
-/** Plain when it cannot be read as anything but this string (in YAML 1.1 as well), else double-quoted. */
-function yamlText (text: string): string {
-  return PLAIN.test(text) && !YAML_WORDS.has(text.toLowerCase()) ? text : yamlString(text)
-}
-
-function isContainer (value: unknown): value is Json | unknown[] {
-  return typeof value === 'object' && value !== null && Object.keys(value).length > 0
-}
-
-function yamlScalar (value: unknown): string {
-  if (typeof value === 'string') return yamlText(value)
-  if (Array.isArray(value)) return '[]'
-  return typeof value === 'object' && value !== null ? '{}' : String(value)
-}
-
-function yamlLines (value: Json | unknown[], indent: string): string[] {
-  const lines: string[] = []
-  const inner = `${indent}  `
-  if (Array.isArray(value)) {
-    for (const item of value) {
-      if (!isContainer(item)) {
-        lines.push(`${indent}- ${yamlScalar(item)}`)
-        continue
-      }
-      const nested = yamlLines(item, inner)
-      nested[0] = `${indent}- ${(nested[0] as string).slice(inner.length)}`
-      lines.push(...nested)
-    }
-    return lines
-  }
-  for (const [key, item] of Object.entries(value)) {
-    if (isContainer(item)) lines.push(`${indent}${yamlText(key)}:`, ...yamlLines(item, inner))
-    else lines.push(`${indent}${yamlText(key)}: ${yamlScalar(item)}`)
-  }
-  return lines
-}
+let yamlWriter: Promise<YamlWriter> | undefined
 
 /**
- * The document as block-style YAML 1.2, as `app.swagger({ yaml: true })` returns it: the
- * completed document cannot go through @fastify/swagger's own YAML output, which rebuilds it.
+ * The YAML writer: the `yaml` package that @fastify/swagger uses, imported once per process
+ * and only when an app has a `swagger` decorator (which has imported it already). Output is
+ * block style, readable as the same JSON by YAML 1.2 and 1.1 readers alike.
  */
-export function toYaml (document: unknown): string {
-  const data: unknown = JSON.parse(JSON.stringify(document))
-  return `${isContainer(data) ? yamlLines(data, '').join('\n') : yamlScalar(data)}\n`
+export function loadYamlWriter (): Promise<YamlWriter> {
+  return (yamlWriter ??= (async () => {
+    const [{ stringify }, { stringTag }] = await Promise.all([import('yaml'), import('yaml/util')])
+    const str: typeof stringTag = {
+      ...stringTag,
+      stringify (item, ctx, onComment, onChompKeep) {
+        const value = String(item.value)
+        // '=' is YAML 1.1's value key (yaml.org/type/value), which some readers cannot load.
+        if (value !== '=' && value.search(UNSAFE) === -1) return stringTag.stringify!(item, ctx, onComment, onChompKeep)
+        // A JSON string is a YAML double-quoted scalar (YAML 1.2 §7.3.1 escapes include JSON's).
+        return JSON.stringify(value).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+      }
+    }
+    return (document) => stringify(JSON.parse(JSON.stringify(document)), {
+      // Quote what YAML 1.1 would read as something else: yes, on, 1_000, 12:30, 3.1.0, <<.
+      compat: 'yaml-1.1',
+      customTags: (tags) => tags.map((tag) => tag === stringTag ? str : tag)
+    })
+  })())
 }

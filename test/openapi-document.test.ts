@@ -1,6 +1,7 @@
 import t from 'tap'
 import { Validator } from '@seriousme/openapi-schema-validator'
-import { completeDocument, requirements, securityScheme, TAG, toYaml, type DocumentContext, type Tag } from '../lib/openapi.js'
+import { parse } from 'yaml'
+import { completeDocument, loadYamlWriter, requirements, securityScheme, TAG, type DocumentContext, type Tag } from '../lib/openapi.js'
 import { PUBLIC, type ResolvedRoute } from '../lib/route-config.js'
 import type { Scheme } from '../lib/schemes/index.js'
 
@@ -101,12 +102,13 @@ t.test('a document without paths, or without tags, is left as it is', async (t) 
   t.same(taggedByAnother, { openapi: '3.1.0', paths: { '/a': { get: { [TAG]: another, responses: {} } } } }, 'a tag of another plugin instance is left to it')
 })
 
-t.test('YAML: block style, plain scalars only where nothing else can be read', async (t) => {
+t.test('YAML: block style, quoted only where a YAML 1.2 or 1.1 reader could read something else', async (t) => {
+  const toYaml = await loadYamlWriter()
   t.equal(toYaml({
     a: [1, 'two', true, null, [], {}],
     b: [[1, 2], [{ c: 'd' }]],
     list: [{ k: 1, l: [2] }],
-    'x y': { yes: 'No', 200: '3.0', Key_1: 'plain-text_1', ctl: 'a\u007fb\u009f' },
+    'x y': { yes: 'No', 200: '3.0', Key_1: 'plain-text_1', ctl: 'a\u007fb\u009f', 'line\u2028key': 1 },
     empty: {},
     skipped: undefined
   }), [
@@ -125,30 +127,46 @@ t.test('YAML: block style, plain scalars only where nothing else can be read', a
     '  - k: 1',
     '    l:',
     '      - 2',
-    '"x y":',
+    'x y:',
     '  "200": "3.0"',
     '  "yes": "No"',
     '  Key_1: plain-text_1',
     '  ctl: "a\\u007fb\\u009f"',
+    '  "line\\u2028key": 1',
     'empty: {}',
     ''
   ].join('\n'))
-  t.equal(toYaml('a scalar'), '"a scalar"\n')
+  t.equal(toYaml('a scalar'), 'a scalar\n')
   t.equal(toYaml([]), '[]\n')
+  t.equal(await loadYamlWriter(), toYaml, 'loaded once')
 })
 
-t.test('YAML reads back as the same JSON', async (t) => {
+t.test('YAML reads back as the same JSON, in YAML 1.2 and in YAML 1.1', async (t) => {
+  const toYaml = await loadYamlWriter()
   const tricky = {
     words: ['yes', 'No', 'ON', 'off', 'y', 'N', 'true', 'False', 'null', 'Null', '~', ''],
-    numbers: ['123', '1e3', '0x1F', '.5', '-1', '1_000', '12:30', 0, -1.5, 1e21, 3.14],
-    marks: [' lead', 'trail ', 'a: b', '- x', '#c', 'x #c', '&anchor', '*alias', '!tag', '%d', '@at', '`tick', '|', '>', '[', '{', '?', ','],
-    escapes: ['multi\nline', 'tab\there', 'quote"', "single'", 'back\\slash', 'del\u007f', 'c1\u0085\u009f', 'nul\u0000', 'é ✓ \u2028 \ud83d\ude00'],
-    keys: { 200: 'status', 'x y': 1, true: 2, 'a:b': 3, '': 4, '-': 5, é: 6 },
+    numbers: ['123', '1e3', '0x1F', '0o17', '017', '.5', '-1', '1_000', '12:30', '1:20:30', '3.1.0', '.inf', '.NaN', '0b101', '2001-12-14', '2001-12-14t21:59:43.10-05:00', 0, -1.5, 1e21, 3.14],
+    marks: [' lead', 'trail ', 'a: b', '- x', '#c', 'x #c', '&anchor', '*alias', '!tag', '%d', '@at', '`tick', '|', '>', '[', '{', '?', ',', '<<', '=', '---', '...', 'a\tb'],
+    escapes: ['multi\nline', 'tab\there', 'quote"', "single'", 'back\\slash', 'del\u007f', 'c1\u0080\u0085\u009f', 'nul\u0000', 'é ✓ \u2028 \u2029 \ud83d\ude00', 'bom\ufeff', 'non\ufffe\uffff', 'lone\ud800', `${'long '.repeat(30)}\u0085`],
+    keys: { 200: 'status', 'x y': 1, true: 2, 'a:b': 3, '': 4, '-': 5, é: 6, '<<': 7, 'k\u007f': 8 },
     nested: [[[]], [{}], [[1, [2, { a: [3] }]]], { deep: { deeper: [{ a: 1, b: [{ c: null }] }] } }],
     flags: [true, false, null]
   }
   const spec = { openapi: '3.1.0', info: { title: 'yes', version: '1.0', 'x-data': tricky }, paths: {} }
+  const text = toYaml(spec)
+  t.notMatch(text, /[\t\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/, 'what some readers refuse or read as a line break is escaped')
+  t.match(text, /\n +- "="\n/, "YAML 1.1's value key is quoted")
   const validator = new Validator()
-  t.same(await validator.validate(toYaml(spec)), { valid: true })
+  t.same(await validator.validate(text), { valid: true })
   t.same(validator.specification, spec)
+  t.same(parse(text, { version: '1.1' }), spec, 'a YAML 1.1 reader gets the same')
+})
+
+t.test('YAML is the JSON that /json sends: toJSON, dates and undefined as JSON.stringify has them', async (t) => {
+  const toYaml = await loadYamlWriter()
+  const shared = { type: 'string' }
+  const doc = { when: new Date(0), custom: { toJSON: () => 'custom' }, list: [undefined, shared, shared], gone: undefined }
+  const text = toYaml(doc)
+  t.notMatch(text, /[&*]/, 'no anchors or aliases')
+  t.same(parse(text), JSON.parse(JSON.stringify(doc)))
 })
