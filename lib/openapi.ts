@@ -1,7 +1,8 @@
 /**
  * The OpenAPI side of the route config, for @fastify/swagger: `security` on the operations
  * this plugin protects (and `security: []` on public ones under `protectByDefault`), the
- * 400/401/403 responses of protected operations, and the `securitySchemes` they name.
+ * 400/401/403 responses of protected operations (as the `openapi.responses` option says), and
+ * the `securitySchemes` they name.
  *
  * Why the document is completed around @fastify/swagger's build rather than through route
  * schemas alone: while it builds, @fastify/swagger looks every scheme named by a route's
@@ -26,7 +27,7 @@
  */
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import type { ProtectedRoutesErrorCode } from './errors.js'
-import type { NormalizedOptions } from './options.js'
+import type { NormalizedOpenapiOptions, NormalizedOptions } from './options.js'
 import { PUBLIC, type ResolvedRoute } from './route-config.js'
 import type { SchemeOptions } from './types.js'
 import { isPlainObject as isRecord } from './checks.js'
@@ -46,6 +47,8 @@ export interface DocumentContext {
   readonly declared: ReadonlyMap<string, Json>
   /** The tags this plugin instance put on its routes: another instance (in another context) completes its own. */
   readonly tags: ReadonlySet<Tag>
+  /** Per refusal: the plugin's body (`true`), none (`false`), or the app's body schema as JSON text. */
+  readonly responses: NormalizedOpenapiOptions['responses']
 }
 
 /** The vendor extension that carries a route's auth through @fastify/swagger's build. */
@@ -132,8 +135,8 @@ export function requirements (resolution: Resolution, context: DocumentContext):
 }
 
 /** The refusals a protected route can answer: status and description. */
-export function refusals (route: ResolvedRoute): Array<[status: string, description: string]> {
-  const result: Array<[string, string]> = [
+export function refusals (route: ResolvedRoute): Array<[status: keyof NormalizedOpenapiOptions['responses'], description: string]> {
+  const result: Array<[keyof NormalizedOpenapiOptions['responses'], string]> = [
     ['400', `Bad Request, e.g. a malformed credential (${codes.invalidRequest})`],
     ['401', route.optional
       ? `Unauthorized: an invalid credential (${codes.invalidToken}); a request without one is let through`
@@ -146,7 +149,7 @@ export function refusals (route: ResolvedRoute): Array<[status: string, descript
   return result
 }
 
-/** The default error body (`{ statusCode, code, error, message }`), a fresh object each time so no YAML aliases appear. */
+/** The default error body (`{ statusCode, code, error, message }`), a fresh object for each operation. */
 function errorBody (): Json {
   return {
     type: 'object',
@@ -160,14 +163,14 @@ function errorBody (): Json {
   }
 }
 
-function response (description: string, flavour: Flavour): Json {
+function response (description: string, flavour: Flavour, body: Json): Json {
   if (flavour === '2.0') {
-    return { description, headers: { 'WWW-Authenticate': { type: 'string', description: CHALLENGE } }, schema: errorBody() }
+    return { description, headers: { 'WWW-Authenticate': { type: 'string', description: CHALLENGE } }, schema: body }
   }
   return {
     description,
     headers: { 'WWW-Authenticate': { description: CHALLENGE, schema: { type: 'string' } } },
-    content: { 'application/json': { schema: errorBody() } }
+    content: { 'application/json': { schema: body } }
   }
 }
 
@@ -182,10 +185,14 @@ function completeOperation (operation: unknown, context: DocumentContext): boole
     if (security !== undefined) operation.security = security
   }
   if (isProtected(resolution)) {
-    const responses = isRecord(operation.responses) ? operation.responses : (operation.responses = {})
     for (const [status, description] of refusals(resolution)) {
+      const body = context.responses[status]
+      if (body === false) continue // the app turned this response off (`openapi.responses`)
+      const responses = isRecord(operation.responses) ? operation.responses : (operation.responses = {})
       // What the route declares stays as declared, a 4XX range included.
-      if (responses[status] === undefined && responses['4XX'] === undefined) responses[status] = response(description, context.flavour)
+      if (responses[status] === undefined && responses['4XX'] === undefined) {
+        responses[status] = response(description, context.flavour, body === true ? errorBody() : JSON.parse(body) as Json)
+      }
     }
   }
   return true
@@ -241,7 +248,7 @@ function documentContext (document: Json, options: NormalizedOptions, entries: r
     const definition = securityScheme(scheme, flavour, scopes.get(name) ?? [])
     if (definition !== undefined) declared.set(name, definition)
   }
-  return { flavour, protectByDefault: options.protectByDefault, declared, tags }
+  return { flavour, protectByDefault: options.protectByDefault, declared, tags, responses: options.openapi.responses }
 }
 
 function namesOurSchemes (security: unknown, schemes: ReadonlyMap<string, unknown>): boolean {

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from './errors.js'
-import type { AuthUser, LogLevel, ProtectedRoutesOptions, SchemeOptions } from './types.js'
+import type { AuthUser, LogLevel, ProtectedRoutesOptions, RefusalStatus, SchemeOptions } from './types.js'
 import { isPlainObject, SCOPE_TOKEN } from './checks.js'
 
 /** Options after validation, with every default filled in. */
@@ -14,6 +14,7 @@ export interface NormalizedOptions {
   readonly maxTokenLength: number
   readonly getScopes: (user: AuthUser) => readonly string[]
   readonly logLevel: LogLevel
+  readonly openapi: NormalizedOpenapiOptions
 }
 
 const defaults = Object.freeze({
@@ -25,7 +26,7 @@ const defaults = Object.freeze({
   logLevel: 'info'
 } as const)
 
-const knownOptions = new Set(['schemes', 'defaultSchemes', 'protectByDefault', 'publicRoutes', 'realm', 'hook', 'verifyTimeout', 'maxTokenLength', 'getScopes', 'logLevel'])
+const knownOptions = new Set(['schemes', 'defaultSchemes', 'protectByDefault', 'publicRoutes', 'realm', 'hook', 'verifyTimeout', 'maxTokenLength', 'getScopes', 'logLevel', 'openapi'])
 const logLevels = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 // A realm is sent inside a quoted-string (RFC 9110 §5.6.4); keep it to printable ASCII with nothing to escape.
 const REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/
@@ -83,6 +84,41 @@ function checkOpenapiFields (name: string, scheme: Record<string, unknown>): voi
     Object.entries(scheme.scopes).some(([scope, description]) => !SCOPE_TOKEN.test(scope) || typeof description !== 'string'))) {
     fail(`schemes.${name}.scopes must map scope tokens to descriptions`)
   }
+}
+
+/**
+ * `openapi` after validation. Per refusal: `true` for the plugin's error body, `false` for no
+ * response, or the app's body schema as JSON text (parsed per operation, so no two share an object).
+ */
+export interface NormalizedOpenapiOptions {
+  readonly responses: Readonly<Record<`${RefusalStatus}`, boolean | string>>
+}
+
+const REFUSALS = ['400', '401', '403'] as const
+
+function openapiOptions (value: unknown): NormalizedOpenapiOptions {
+  if (value === undefined) value = {}
+  if (!isPlainObject(value)) fail('openapi must be an object')
+  for (const key of Object.keys(value)) {
+    if (key !== 'responses') fail(`unknown option 'openapi.${key}'`)
+  }
+  const given = value.responses ?? true
+  if (typeof given === 'boolean') return Object.freeze({ responses: Object.freeze({ 400: given, 401: given, 403: given }) })
+  if (!isPlainObject(given)) fail('openapi.responses must be a boolean or an object by status (400, 401, 403)')
+  for (const key of Object.keys(given)) {
+    if (!(REFUSALS as readonly string[]).includes(key)) fail(`openapi.responses has no status '${key}': the plugin documents 400, 401 and 403`)
+  }
+  const responses = Object.fromEntries(REFUSALS.map((status) => {
+    const body = given[status] ?? true
+    if (typeof body === 'boolean') return [status, body]
+    let text: string | undefined
+    try {
+      if (isPlainObject(body)) text = JSON.stringify(body)
+    } catch {} // a cycle or a BigInt: not a JSON Schema either
+    if (text === undefined) fail(`openapi.responses.${status} must be a boolean or a JSON Schema object`)
+    return [status, text]
+  }))
+  return Object.freeze({ responses: Object.freeze(responses) as NormalizedOpenapiOptions['responses'] })
 }
 // --- end fastify-protected-routes/openapi
 
@@ -146,6 +182,7 @@ export function normalizeOptions (options: ProtectedRoutesOptions): NormalizedOp
     verifyTimeout: timeout(options.verifyTimeout),
     maxTokenLength: positiveInteger(options.maxTokenLength, 'maxTokenLength', defaults.maxTokenLength),
     getScopes,
-    logLevel
+    logLevel,
+    openapi: openapiOptions(options.openapi)
   }
 }

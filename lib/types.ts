@@ -110,6 +110,24 @@ export type RouteAuthConfig = boolean | RouteAuthOptions
 /** Log levels the plugin may log refusals at. */
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
+/** A refusal this plugin documents: 400 (malformed credential), 401 (none or invalid), 403 (scope or authorize). */
+export type RefusalStatus = 400 | 401 | 403
+
+/** For the OpenAPI document only: what @fastify/swagger's document says about this plugin. */
+export interface OpenapiOptions {
+  /**
+   * The 400/401/403 responses added to protected operations, for an app whose error handler
+   * reshapes error bodies. `true`: each with the plugin's body (`{ statusCode, code, error,
+   * message }`); `false`: none (the operations keep their `security`); an object, by status: a
+   * JSON Schema object replaces that body, `false` leaves the status out, `true` or absent keeps
+   * the plugin's. Descriptions and the `WWW-Authenticate` header stay; a response the route
+   * declares itself still wins.
+   * @default true
+   * @example { 400: false, 401: { $ref: '#/components/schemas/Problem' }, 403: { $ref: '#/components/schemas/Problem' } }
+   */
+  responses?: boolean | { readonly [status in RefusalStatus]?: boolean | Readonly<Record<string, unknown>> }
+}
+
 /** Options of the plugin. */
 export interface ProtectedRoutesOptions {
   /** The schemes, by name. At least one. */
@@ -144,4 +162,6 @@ export interface ProtectedRoutesOptions {
   getScopes?: (user: AuthUser) => readonly string[]
   /** The level refusals are logged at (never with the credential). @default 'info' */
   logLevel?: LogLevel
+  /** For the OpenAPI document only (with @fastify/swagger). */
+  openapi?: OpenapiOptions
 }

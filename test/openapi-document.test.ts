@@ -25,7 +25,8 @@ function context (fields: Partial<DocumentContext> = {}): DocumentContext {
     flavour: fields.flavour ?? '3.1',
     protectByDefault: fields.protectByDefault ?? false,
     declared: fields.declared ?? new Map([['bearerAuth', { type: 'http', scheme: 'bearer' }]]),
-    tags: fields.tags ?? new Set()
+    tags: fields.tags ?? new Set(),
+    responses: fields.responses ?? { 400: true, 401: true, 403: true }
   }
 }
 
