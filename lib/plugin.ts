@@ -84,7 +84,7 @@ export async function protectedRoutesPlugin (fastify: FastifyInstance, options: 
       resolution = resolveRoute(auth, config.method as RouteOptions['method'], String(config.url), context)
       if (resolution !== PUBLIC && config[kRoute] === undefined) {
         const fields = { method, url }
-        safeLog(request.log, 'warn', fields, 'fastify-protected-routes: this route was declared before the plugin loaded (in this context or a child context registered before it); it is protected as declared. Await app.register(protectedRoutes, …) before declaring routes and registering route plugins.', fields)
+        safeLog(request.log, 'warn', fields, 'fastify-protected-routes: the plugin loaded after this route was declared (the route was declared before app.register(protectedRoutes, …) was awaited, or in a context registered before the plugin), so its config.auth was read at its first request instead of at startup, and the route is missing from the OpenAPI document; it is protected as declared. Await app.register(protectedRoutes, …) at the root before declaring routes and registering route plugins.', fields)
       }
     } catch (err) {
       const fields = { method, url, reason: (err as RouteConfigProblem).message }

@@ -7,7 +7,7 @@ const missing = errorBody(401, 'FST_PROTECTED_ROUTES_MISSING_CREDENTIALS', 'Auth
 const notPrepared = errorBody(500, 'FST_PROTECTED_ROUTES_ROUTE_NOT_PREPARED',
   'This route asks for authentication but its config.auth is invalid; await app.register(protectedRoutes, …) before declaring routes to see the error at startup')
 const good = { authorization: 'Bearer good' }
-const EARLY_WARNING = 'fastify-protected-routes: this route was declared before the plugin loaded (in this context or a child context registered before it); it is protected as declared. Await app.register(protectedRoutes, …) before declaring routes and registering route plugins.'
+const EARLY_WARNING = 'fastify-protected-routes: the plugin loaded after this route was declared (the route was declared before app.register(protectedRoutes, …) was awaited, or in a context registered before the plugin), so its config.auth was read at its first request instead of at startup, and the route is missing from the OpenAPI document; it is protected as declared. Await app.register(protectedRoutes, …) at the root before declaring routes and registering route plugins.'
 
 function setup (t: Test, extra: Partial<ProtectedRoutesOptions> = {}) {
   const verify = spyVerify({ good: { id: 1, scopes: ['read'] } })
