@@ -23,13 +23,20 @@ import { classifyFault, withTimeout, type Verified } from './verifiers/verifier.
  * The refusal, with its status and challenge already on the reply; Fastify's error handler
  * answers it. The status is set here so that an app's error handler that only reshapes the
  * body (`reply.send({ … })` without `reply.code`) cannot turn a refusal into a 200.
+ *
+ * It is logged once: by Fastify's error log line (at info, with the code as the reason and the
+ * `scheme` set here), or by the app's error handler, which takes that over. The plugin's own
+ * line comes only with a `logLevel` other than `'silent'`, for apps whose handler logs nothing.
  */
 function refuse (request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, error: Error & { code: string, statusCode: number }, scheme: string | undefined, challenge?: string | readonly string[]): Error {
   reply.code(error.statusCode)
   if (challenge !== undefined) reply.header('www-authenticate', challenge)
-  // The reason and the scheme, never the credential.
-  const fields = { reason: error.code, scheme }
-  safeLog(request.log, logLevel, fields, 'authentication refused', fields)
+  // The scheme whose credential was refused, for the log line; never the credential.
+  if (scheme !== undefined) (error as { scheme?: string }).scheme = scheme
+  if (logLevel !== 'silent') {
+    const fields = { reason: error.code, scheme }
+    safeLog(request.log, logLevel, fields, 'authentication refused', fields)
+  }
   return error
 }
 

@@ -23,7 +23,7 @@ const defaults = Object.freeze({
   hook: 'onRequest',
   verifyTimeout: 10_000,
   maxTokenLength: 8192,
-  logLevel: 'info'
+  logLevel: 'silent'
 } as const)
 
 const knownOptions = new Set(['schemes', 'defaultSchemes', 'protectByDefault', 'publicRoutes', 'realm', 'hook', 'verifyTimeout', 'maxTokenLength', 'getScopes', 'logLevel', 'openapi'])

@@ -160,7 +160,12 @@ export interface ProtectedRoutesOptions {
   maxTokenLength?: number
   /** Reads the granted scopes from a user. @default the user's `scopes` array or space-delimited `scope` string */
   getScopes?: (user: AuthUser) => readonly string[]
-  /** The level refusals are logged at (never with the credential). @default 'info' */
+  /**
+   * A log line of the plugin's own for each refusal, at this level, with the reason code and the
+   * scheme (never the credential). Off by default: Fastify's error log already logs each refusal
+   * once, at info, with its code and `err.scheme`; set it when your error handler logs nothing,
+   * or to see refusals at another level. @default 'silent'
+   */
   logLevel?: LogLevel
   /** For the OpenAPI document only (with @fastify/swagger). */
   openapi?: OpenapiOptions

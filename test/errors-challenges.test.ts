@@ -182,12 +182,31 @@ t.test('setErrorHandler can reshape every refusal and the WWW-Authenticate heade
   }
 })
 
-t.test('refusals are logged once, at the configured level, with the reason and scheme but never the credential', async (t) => {
-  for (const [logLevel, level] of [[undefined, 30], ['debug', 20], ['warn', 40]] as const) {
+t.test('each refusal is logged once, by Fastify, with its code and scheme but never the credential', async (t) => {
+  const logs = captureLogs()
+  const app = freshWithLogs(t, logs)
+  await app.register(protectedRoutes, twoSchemes().options)
+  app.get('/x', { config: { auth: true } }, async () => 'ok')
+  await app.inject('/x')
+  await app.inject({ url: '/x', headers: { authorization: 'Bearer secret-bearer-value' } })
+  await app.inject({ url: '/x', headers: { 'x-token': 'secret key value' } })
+  // Every line about a refusal: Fastify's error log line, with the error.
+  const refusals = logs.lines.filter((line) => line.err !== undefined || line.msg === 'authentication refused')
+  t.match(refusals, [
+    { level: 30, msg: 'Authentication is required', err: { code: 'FST_PROTECTED_ROUTES_MISSING_CREDENTIALS' } },
+    { level: 30, msg: 'The access token is invalid', err: { code: 'FST_PROTECTED_ROUTES_INVALID_TOKEN', scheme: 'bearer' } },
+    { level: 30, err: { code: 'FST_PROTECTED_ROUTES_INVALID_REQUEST', scheme: 'key' } }
+  ])
+  t.equal(refusals.length, 3, 'one line per refusal')
+  t.notOk('scheme' in ((refusals[0] as { err: object }).err), 'no scheme is named when no credential was sent')
+  t.notMatch(logs.text(), 'secret')
+})
+
+t.test('with a logLevel, the plugin adds a line of its own at that level, with the reason and scheme', async (t) => {
+  for (const [logLevel, level] of [['debug', 20], ['warn', 40]] as const) {
     const logs = captureLogs()
     const app = freshWithLogs(t, logs)
-    const { options } = twoSchemes(logLevel === undefined ? {} : { logLevel })
-    await app.register(protectedRoutes, options)
+    await app.register(protectedRoutes, twoSchemes({ logLevel }).options)
     app.get('/x', { config: { auth: true } }, async () => 'ok')
     await app.inject('/x')
     await app.inject({ url: '/x', headers: { authorization: 'Bearer secret-bearer-value' } })
@@ -197,7 +216,7 @@ t.test('refusals are logged once, at the configured level, with the reason and s
       { level, reason: 'FST_PROTECTED_ROUTES_MISSING_CREDENTIALS' },
       { level, reason: 'FST_PROTECTED_ROUTES_INVALID_TOKEN', scheme: 'bearer' },
       { level, reason: 'FST_PROTECTED_ROUTES_INVALID_REQUEST', scheme: 'key' }
-    ], String(logLevel))
+    ], logLevel)
     t.equal(refusals.length, 3)
     t.notOk('scheme' in (refusals[0] as object), 'no scheme is named when no credential was sent')
     t.notMatch(logs.text(), 'secret')

@@ -103,7 +103,7 @@ t.test('options may be given every default explicitly', async (t) => {
     verifyTimeout: 10_000,
     maxTokenLength: 8192,
     getScopes: defaultGetScopes,
-    logLevel: 'info'
+    logLevel: 'silent'
   })
   app.get('/me', { config: { auth: true } }, async () => 'ok')
   app.get('/public', async () => 'public')
