@@ -12,7 +12,7 @@ import {
   VerifierFailedError,
   VerifierUnavailableError
 } from './errors.js'
-import { forbiddenChallenge, oneOrMany, type ResolvedRoute } from './route-config.js'
+import { forbiddenChallenge, oneOrMany, type Group, type ResolvedRoute } from './route-config.js'
 import type { Scheme } from './schemes/index.js'
 import type { LogLevel } from './types.js'
 import { isThenable } from './checks.js'
@@ -51,9 +51,9 @@ function fault (request: FastifyRequest, reply: FastifyReply, err: Error & { sta
   return err instanceof VerifierUnavailableError ? new VerifierUnavailableError() : new VerifierFailedError()
 }
 
-/** 401 invalid_token: the failing scheme's challenge carries the error, the others are offered plain. */
+/** 401 invalid_token: the failing scheme's challenge carries the error, the others are offered plain, each once. */
 function invalidToken (route: ResolvedRoute, failed: Scheme, description: string): string | readonly string[] {
-  return oneOrMany(route.schemes.map((scheme) => scheme === failed ? errorChallenge(scheme.challenge, 'invalid_token', description) : scheme.challenge))
+  return oneOrMany(route.bases.map((base) => base === failed.challenge ? errorChallenge(base, 'invalid_token', description) : base))
 }
 
 /** What answers a credential whose verifier threw or rejected: its refusal (401), or a fault (500/503). */
@@ -84,6 +84,48 @@ function verifyOne (scheme: Scheme, token: string, request: FastifyRequest, repl
         reject(err)
       }
     })
+  })
+}
+
+/**
+ * A credential read by several schemes (one place, e.g. two bearer schemes): offered to them in
+ * order, skipping those whose verifier does not take it (a JWT scheme takes JWTs from an issuer
+ * it trusts, a token store the rest), and accepted by the first that verifies it. A refusal
+ * moves on to the next; a fault ends the request. Refused by all: the last refusal is the answer.
+ */
+function verifyShared (group: Group, token: string, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Promise<[Scheme, Verified]> {
+  if (group.schemes.length === 1) return verifyOne(group.first, token, request, reply, logLevel, route).then((verified) => [group.first, verified])
+  return new Promise((resolve, reject) => {
+    let refusedBy = group.first
+    let description = group.first.refused
+    const offer = (from: number): void => {
+      let at = from
+      while (at < group.schemes.length && group.schemes[at]!.takes?.(token) === false) at++
+      const scheme = group.schemes[at]
+      if (scheme === undefined) {
+        reject(refuse(request, reply, logLevel, new InvalidTokenError(description), refusedBy.name, invalidToken(route, refusedBy, description)))
+        return
+      }
+      scheme.verify(token, request, (failed, verified) => {
+        if (verified !== null) {
+          resolve([scheme, verified])
+          return
+        }
+        if (failed !== undefined) {
+          const err = classifyFault(failed)
+          if (!(err instanceof InvalidTokenError)) {
+            reject(fault(request, reply, err as Error & { statusCode: number }, scheme.name, 'authentication fault'))
+            return
+          }
+          description = refusalDescriptions.has(err.message) ? err.message : scheme.refused
+        } else {
+          description = scheme.refused
+        }
+        refusedBy = scheme
+        offer(at + 1)
+      })
+    }
+    offer(0)
   })
 }
 
@@ -137,12 +179,21 @@ function authorize (route: ResolvedRoute, request: FastifyRequest, reply: Fastif
   return withTimeout(answer, verifyTimeout).then(decide, (thrown: unknown) => { throw authorizeFailed(thrown, scheme, request, reply) })
 }
 
-/** Two or more credentials: every one must verify, so a bad one is never masked by a good one. */
-async function authenticateAll (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number, credentials: Array<[Scheme, string]>): Promise<void> {
-  const [first, firstToken] = credentials[0]!
-  const verified = await verifyOne(first, firstToken, request, reply, logLevel, route)
-  for (const [scheme, token] of credentials.slice(1)) await verifyOne(scheme, token, request, reply, logLevel, route)
-  await authorize(route, request, reply, logLevel, verifyTimeout, first, verified)
+/**
+ * Two or more credentials, in different places: every one must verify, so a bad one is never
+ * masked by a good one. The user is the first one's.
+ */
+async function authenticateAll (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number, credentials: Array<[Group, string]>): Promise<void> {
+  const [firstGroup, firstToken] = credentials[0]!
+  const [scheme, verified] = await verifyShared(firstGroup, firstToken, request, reply, logLevel, route)
+  for (const [group, token] of credentials.slice(1)) await verifyShared(group, token, request, reply, logLevel, route)
+  await authorize(route, request, reply, logLevel, verifyTimeout, scheme, verified)
+}
+
+/** One credential that several schemes read: see {@link verifyShared}. */
+async function authenticateShared (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number, group: Group, token: string): Promise<void> {
+  const [scheme, verified] = await verifyShared(group, token, request, reply, logLevel, route)
+  await authorize(route, request, reply, logLevel, verifyTimeout, scheme, verified)
 }
 
 type Done = (err?: Error) => void
@@ -166,31 +217,37 @@ export function authenticate (route: ResolvedRoute, request: FastifyRequest, rep
   // honoured as written, so there a preflight is authenticated like any request.
   if (route.preflightExempt && request.raw.method === 'OPTIONS' && rawHeader(request, 'access-control-request-method') !== undefined) return done()
 
-  // 1. Find every accepted scheme's credential; any malformed one ends the request (RFC 6750 §3.1).
-  let first: Scheme | undefined
+  // 1. Find every accepted place's credential; any malformed one ends the request (RFC 6750 §3.1).
+  let first: Group | undefined
   let firstToken = ''
-  let credentials: Array<[Scheme, string]> | undefined
+  let credentials: Array<[Group, string]> | undefined
+  let missing: string[] | undefined
   try {
-    for (const scheme of route.schemes) {
-      const found = scheme.extract(request)
-      if (found === undefined) continue
+    for (const group of route.groups) {
+      const found = group.first.extract(request)
+      if (found === undefined) {
+        if (route.all) (missing ??= []).push(...group.schemes.map((scheme) => scheme.challenge))
+        continue
+      }
       if (found instanceof Malformed) {
-        throw refuse(request, reply, logLevel, new InvalidRequestError(found.description), scheme.name,
-          errorChallenge(scheme.challenge, 'invalid_request', found.description))
+        throw refuse(request, reply, logLevel, new InvalidRequestError(found.description), group.first.name,
+          errorChallenge(group.first.challenge, 'invalid_request', found.description))
       }
       if (first === undefined) {
-        first = scheme
+        first = group
         firstToken = found
       } else {
         credentials ??= [[first, firstToken]]
         if (credentials.some(([, token]) => token === found)) {
-          throw refuse(request, reply, logLevel, new InvalidRequestError(descriptions.sameCredentialTwice), scheme.name,
-            errorChallenge(scheme.challenge, 'invalid_request', descriptions.sameCredentialTwice))
+          throw refuse(request, reply, logLevel, new InvalidRequestError(descriptions.sameCredentialTwice), group.first.name,
+            errorChallenge(group.first.challenge, 'invalid_request', descriptions.sameCredentialTwice))
         }
-        credentials.push([scheme, found])
+        credentials.push([group, found])
       }
     }
     if (first === undefined && !route.optional) throw refuse(request, reply, logLevel, new MissingCredentialsError(), undefined, route.challenges)
+    // all: true and some present: the 401 names the schemes whose credential is missing.
+    if (missing !== undefined) throw refuse(request, reply, logLevel, new MissingCredentialsError(), undefined, oneOrMany([...new Set(missing)]))
   } catch (err) {
     return done(err as Error)
   }
@@ -198,8 +255,9 @@ export function authenticate (route: ResolvedRoute, request: FastifyRequest, rep
 
   // 2. Verify, then 3. authorize.
   if (credentials !== undefined) return settle(authenticateAll(route, request, reply, logLevel, verifyTimeout, credentials), done)
-  // One credential (the usual case): the verifier's answer goes straight on to authorization.
-  const scheme = first
+  if (first.schemes.length > 1) return settle(authenticateShared(route, request, reply, logLevel, verifyTimeout, first, firstToken), done)
+  // One credential for one scheme (the usual case): the verifier's answer goes straight on to authorization.
+  const scheme = first.first
   scheme.verify(firstToken, request, (failed, verified) => {
     let pending
     try {

@@ -114,13 +114,14 @@ export function securityScheme (options: SchemeOptions, flavour: Flavour, scopes
 }
 
 /**
- * A route's Security Requirement Objects: one per accepted scheme (any one will do), plus
+ * A route's Security Requirement Objects: one per accepted scheme (any one will do), or one
+ * naming them all with `all: true`; plus
  * `{}` when the credential is optional; `[]` for a public route under `protectByDefault`;
  * undefined when there is nothing to say.
  */
 export function requirements (resolution: Resolution, context: DocumentContext): Json[] | undefined {
   if (!isProtected(resolution)) return context.protectByDefault ? [] : undefined
-  const alternatives: Json[] = []
+  let alternatives: Json[] = []
   for (const scheme of resolution.schemes) {
     const definition = context.declared.get(scheme.name)
     if (definition === undefined) continue
@@ -130,6 +131,8 @@ export function requirements (resolution: Resolution, context: DocumentContext):
     alternatives.push({ [scheme.name]: listsScopes ? [...resolution.scopes] : [] })
   }
   if (alternatives.length === 0) return undefined
+  // all: one requirement naming every scheme (each must be satisfied), not alternatives.
+  if (resolution.all) alternatives = [Object.assign({}, ...alternatives) as Json]
   if (resolution.optional) alternatives.push({})
   return alternatives
 }

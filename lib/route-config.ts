@@ -3,9 +3,23 @@ import type { Scheme } from './schemes/index.js'
 import type { AuthorizeFunction } from './types.js'
 import { SCOPE_TOKEN } from './checks.js'
 
+/**
+ * The route's schemes that read one place (see {@link Scheme.place}): its credential is found
+ * once and offered to them in order.
+ */
+export interface Group {
+  readonly schemes: readonly Scheme[]
+  /** The first of them, whose extractor finds the credential for all. */
+  readonly first: Scheme
+}
+
 /** A protected route's auth requirements, resolved once when the route is declared. */
 export interface ResolvedRoute {
   readonly schemes: readonly Scheme[]
+  /** {@link schemes} by place, each group where its first scheme is in the list. */
+  readonly groups: readonly Group[]
+  /** Every scheme's credential must be present and verify (`all: true`); else any one will do. */
+  readonly all: boolean
   readonly scopes: readonly string[]
   readonly authorize: AuthorizeFunction | undefined
   readonly optional: boolean
@@ -14,14 +28,16 @@ export interface ResolvedRoute {
    * implicitly (`protectByDefault`), so it is a preflight handler nobody asked to protect.
    */
   readonly preflightExempt: boolean
-  /** The 401 header value: one challenge per accepted scheme, in order (RFC 9110 §11.6.1); a string when there is one. */
+  /** The accepted schemes' challenges, each distinct one once, in order. */
+  readonly bases: readonly string[]
+  /** The 401 header value: {@link bases} (RFC 9110 §11.6.1); a string when there is one. */
   readonly challenges: string | readonly string[]
 }
 
 /** What a route that asks for nothing resolves to. */
 export const PUBLIC = Object.freeze({ public: true as const })
 
-const routeKeys = new Set(['schemes', 'scopes', 'authorize', 'optional'])
+const routeKeys = new Set(['schemes', 'scopes', 'authorize', 'optional', 'all'])
 
 interface Context {
   readonly schemes: ReadonlyMap<string, Scheme>
@@ -75,7 +91,7 @@ export function resolveRoute (auth: unknown, method: string | readonly string[],
   }
   const record = options as Record<string, unknown>
   for (const key of Object.keys(record)) {
-    if (!routeKeys.has(key)) problem(`unknown key '${key}' (known: schemes, scopes, authorize, optional)`)
+    if (!routeKeys.has(key)) problem(`unknown key '${key}' (known: schemes, scopes, authorize, optional, all)`)
   }
 
   let names = context.defaultSchemes
@@ -92,16 +108,44 @@ export function resolveRoute (auth: unknown, method: string | readonly string[],
   }
   if (record.authorize !== undefined && typeof record.authorize !== 'function') problem('authorize must be a function')
   if (record.optional !== undefined && typeof record.optional !== 'boolean') problem('optional must be a boolean')
+  if (record.all !== undefined && typeof record.all !== 'boolean') problem('all must be a boolean')
+  const all = record.all === true
+  const groups = groupByPlace(schemes)
+  if (all) {
+    if (record.optional === true) problem('optional and all cannot be combined: with all, every scheme\'s credential is required')
+    const shared = groups.find((group) => group.schemes.length > 1)
+    if (shared !== undefined) {
+      problem(`with all, each scheme must read its own place: '${shared.schemes[0]!.name}' and '${shared.schemes[1]!.name}' both read ${shared.first.place}, which carries one credential`)
+    }
+  }
+  const bases = distinct(schemes.map((scheme) => scheme.challenge))
 
   return Object.freeze({
     schemes: Object.freeze(schemes),
+    groups,
+    all,
     scopes: Object.freeze([...scopes]),
     authorize: record.authorize as AuthorizeFunction | undefined,
     optional: record.optional === true,
     // Preflights carry no credentials (Fetch §4.8). An explicit config.auth is honoured as written.
     preflightExempt: implicit && answersOnlyOptions(method),
-    challenges: oneOrMany(schemes.map((scheme) => scheme.challenge))
+    bases,
+    challenges: oneOrMany([...bases])
   })
+}
+
+function distinct (values: readonly string[]): readonly string[] {
+  return Object.freeze([...new Set(values)])
+}
+
+function groupByPlace (schemes: readonly Scheme[]): readonly Group[] {
+  const byPlace = new Map<string, Scheme[]>()
+  for (const scheme of schemes) {
+    const group = byPlace.get(scheme.place)
+    if (group === undefined) byPlace.set(scheme.place, [scheme])
+    else group.push(scheme)
+  }
+  return Object.freeze([...byPlace.values()].map((group) => Object.freeze({ schemes: Object.freeze(group), first: group[0]! })))
 }
 
 /** Header values: a single challenge as a string, several as one header line each. */

@@ -88,6 +88,11 @@ interface RouteAuthFields {
   authorize?: AuthorizeFunction
   /** Let requests without any credential through with `request.user = null`; a bad credential is still refused. */
   optional?: boolean
+  /**
+   * Require every scheme in `schemes` at once (a client API key and a user token), each in its
+   * own place: all must be present and verify; the user is the first one's. Not with `optional`.
+   */
+  all?: boolean
 }
 
 /**
@@ -100,6 +105,7 @@ export type RouteAuthOptions =
   | (RouteAuthFields & { scopes: readonly string[] })
   | (RouteAuthFields & { authorize: AuthorizeFunction })
   | (RouteAuthFields & { optional: boolean })
+  | (RouteAuthFields & { all: boolean })
 
 /**
  * `config.auth` on a route: `true` (any default scheme), `false` (public, even under

@@ -10,12 +10,16 @@ import type { Scheme } from '../lib/schemes/index.js'
 const jwt = { secret: 'a-secret-of-at-least-32-bytes-long!', algorithms: ['HS256'], issuer: 'https://issuer.example', audience: 'api' }
 
 function route (fields: Partial<ResolvedRoute> & { names?: string[] }): ResolvedRoute {
+  const schemes = (fields.names ?? ['bearerAuth']).map((name) => ({ name }) as Scheme)
   return {
-    schemes: (fields.names ?? ['bearerAuth']).map((name) => ({ name }) as Scheme),
+    schemes,
+    groups: schemes.map((scheme) => ({ schemes: [scheme], first: scheme })),
+    all: fields.all ?? false,
     scopes: fields.scopes ?? [],
     authorize: fields.authorize,
     optional: fields.optional ?? false,
     preflightExempt: false,
+    bases: ['Bearer realm="api"'],
     challenges: 'Bearer realm="api"'
   }
 }

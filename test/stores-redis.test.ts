@@ -182,14 +182,20 @@ t.test('an answer that was in flight when a revoke arrived is not cached', async
   const shared = freshPrefix()
   let release: () => void = () => {}
   let gate: Promise<void> | undefined
-  const { client, calls } = counting(await redisClient(t, server), () => gate ?? Promise.resolve())
+  // Set once Redis has answered a's GET: only then is the revoke sent, on another connection,
+  // which Redis could otherwise run first.
+  let answered = false
+  const { client, calls } = counting(await redisClient(t, server), () => {
+    answered = gate !== undefined
+    return gate ?? Promise.resolve()
+  })
   const a = await store(t, { prefix: shared }, client)
   const b = await store(t, { prefix: shared })
   const { token } = await b.issue({ subject: 'alice', expiresIn: 60 })
 
   gate = new Promise((resolve) => { release = resolve })
   const inFlight = a.lookup(token)
-  await until(() => calls.length === 1)
+  await until(() => answered)
   await b.revoke(token)
   // The invalidation reaches a; then the (older) answer comes back.
   await new Promise((resolve) => setTimeout(resolve, 50))

@@ -10,6 +10,7 @@ import { fromVerifyFunction, guardVerifier, type Verified, type Verifier } from 
 import { staticTokensVerifier } from '../verifiers/static-tokens.js'
 import { jwtVerifier } from '../verifiers/jwt.js'
 import { opaqueVerifier } from '../verifiers/opaque.js'
+import { jwtTakes, takesOpaque, type Takes } from '../verifiers/takes.js'
 import { apiKeyExtractor, isApiKey } from './api-key.js'
 import { bearerExtractor, isBearerToken } from './bearer.js'
 
@@ -27,6 +28,13 @@ export interface Scheme {
   /** The fixed description sent when its verifier refuses a credential. */
   readonly refused: string
   readonly extract: Extractor
+  /**
+   * Where its credential is: schemes with the same place read the same credential (every bearer
+   * scheme reads `Authorization`), which is offered to them in the route's order.
+   */
+  readonly place: string
+  /** When its place is shared: whether its verifier takes a credential (see verifiers/takes.ts); `undefined`: any. */
+  readonly takes: Takes | undefined
   /**
    * Verifies a credential and calls `answer` once: at once when the verifier answered
    * synchronously, else when it settles. No promise of its own: a callback costs less.
@@ -155,6 +163,21 @@ function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Sch
   }
 }
 
+/** Where a scheme's credential is: see {@link Scheme.place}. */
+function placeOf (options: SchemeOptions): string {
+  if (options.type === 'bearer') return 'the Authorization header'
+  // Header names are case-insensitive (RFC 9110 §5.1); query parameter and cookie names are not.
+  return options.in === 'header' ? `the ${options.name.toLowerCase()} header` : `the ${options.name} ${options.in === 'query' ? 'query parameter' : 'cookie'}`
+}
+
+/** See {@link Scheme.takes}: JWTs go to JWT schemes that trust their issuer, the rest to stores; any to the others. */
+function takesOf (options: SchemeOptions): Takes | undefined {
+  if (options.type !== 'bearer' || options.verify !== undefined) return undefined
+  if (options.jwt !== undefined) return jwtTakes([options.jwt.issuer])
+  if (options.opaque !== undefined) return takesOpaque
+  return undefined
+}
+
 /** Builds every configured scheme. `bearerAuthFactory` comes from @fastify/bearer-auth. */
 export async function buildSchemes (options: NormalizedOptions, bearerAuthFactory: BearerAuthFactory): Promise<ReadonlyMap<string, Scheme>> {
   const schemes = new Map<string, Scheme>()
@@ -167,6 +190,8 @@ export async function buildSchemes (options: NormalizedOptions, bearerAuthFactor
       extract: scheme.type === 'bearer'
         ? bearerExtractor(options.maxTokenLength)
         : apiKeyExtractor(scheme.in, scheme.name, options.maxTokenLength),
+      place: placeOf(scheme),
+      takes: takesOf(scheme),
       verify: scheme.type === 'bearer'
         ? throughBearerAuth(bearerAuthFactory, verifier)
         : answering(verifier)
