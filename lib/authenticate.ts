@@ -135,11 +135,10 @@ function authorizeFailed (thrown: unknown, scheme: Scheme, request: FastifyReque
 }
 
 /** The user is in: `request.user` and `request.auth`. */
-function admit (request: FastifyRequest, scheme: Scheme, verified: Verified): void {
+function admit (request: FastifyRequest, verified: Verified): void {
   request.user = verified.user
-  request.auth = verified.claims === undefined
-    ? { scheme: scheme.name, scopes: verified.scopes }
-    : { scheme: scheme.name, scopes: verified.scopes, claims: verified.claims }
+  // Built (and frozen) by the verifier with its answer: nothing to allocate here.
+  request.auth = verified.auth
 }
 
 /**
@@ -155,7 +154,7 @@ function authorize (route: ResolvedRoute, request: FastifyRequest, reply: Fastif
     }
   }
   if (route.authorize === undefined) {
-    admit(request, scheme, verified)
+    admit(request, verified)
     return
   }
   const decide = (allowed: unknown): void => {
@@ -163,7 +162,7 @@ function authorize (route: ResolvedRoute, request: FastifyRequest, reply: Fastif
       const err = new AccessDeniedError()
       throw refuse(request, reply, logLevel, err, scheme.name, forbiddenChallenge(scheme, route, err.message))
     }
-    admit(request, scheme, verified)
+    admit(request, verified)
   }
   let answer: unknown
   try {

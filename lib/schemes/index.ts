@@ -3,7 +3,7 @@ import type { verifyBearerAuthFactory as BearerAuthFactory } from '@fastify/bear
 import { baseChallenge } from '../challenge.js'
 import { descriptions } from '../errors.js'
 import type { Extractor } from '../credential.js'
-import type { NormalizedOptions } from '../options.js'
+import { defaultGetScopes, type NormalizedOptions } from '../options.js'
 import type { SchemeOptions } from '../types.js'
 import { isThenable } from '../checks.js'
 import { fromVerifyFunction, guardVerifier, type Verified, type Verifier } from '../verifiers/verifier.js'
@@ -58,9 +58,11 @@ function answering (verifier: Verifier): Scheme['verify'] {
 }
 
 async function baseVerifier (name: string, options: SchemeOptions, normalized: NormalizedOptions): Promise<Verifier> {
-  if (options.verify !== undefined) return fromVerifyFunction(options.verify, normalized.getScopes)
-  if (options.type === 'bearer' && options.jwt !== undefined) return await jwtVerifier(name, options.jwt)
-  if (options.type === 'bearer' && options.opaque !== undefined) return opaqueVerifier(name, options.opaque)
+  if (options.verify !== undefined) return fromVerifyFunction(name, options.verify, normalized.getScopes)
+  // jwt and opaque verifiers have scopes of their own; the plugin's getScopes only when the app set it.
+  const getScopes = normalized.getScopes === defaultGetScopes ? undefined : normalized.getScopes
+  if (options.type === 'bearer' && options.jwt !== undefined) return await jwtVerifier(name, options.jwt, getScopes)
+  if (options.type === 'bearer' && options.opaque !== undefined) return opaqueVerifier(name, options.opaque, getScopes)
   const isWellFormed = options.type === 'bearer' ? isBearerToken : isApiKey
   return staticTokensVerifier(name, options.tokens!, (token) => token.length <= normalized.maxTokenLength && isWellFormed(token), normalized.getScopes, normalized.maxTokenLength)
 }

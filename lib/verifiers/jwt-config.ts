@@ -1,5 +1,7 @@
-import { InvalidOptionError } from '../errors.js'
+import { InvalidOptionError, InvalidTokenError } from '../errors.js'
 import type { JwtOptions, JwtPublicKey } from './jwt-options.js'
+import { jwtDescriptions } from './jwt-refusals.js'
+import { compileScopeClaim, type ScopeReader } from './scopes.js'
 import { isPlainObject } from '../checks.js'
 
 /** HS* algorithms and the least secret length each allows, in bytes (RFC 7518 §3.2: at least the hash size). */
@@ -54,7 +56,8 @@ export interface JwtConfig {
   /** Always contains 'exp'. */
   readonly requiredClaims: readonly string[]
   readonly maxTokenAge: number | undefined
-  readonly scopeClaim: JwtOptions['scopeClaim']
+  /** `scopeClaim`, compiled; `undefined` when not set. */
+  readonly scopeClaim: ScopeReader | undefined
   readonly user: JwtOptions['user']
   readonly isRevoked: JwtOptions['isRevoked']
   /** Largest number of cached verifications; 0 when the cache is off. */
@@ -165,6 +168,11 @@ function optionalFunction<T> (path: string, options: Record<string, unknown>, na
   return value as T | undefined
 }
 
+/** A claim of the wrong type: the token is refused, like any malformed one. */
+export function malformed (): Error {
+  return new InvalidTokenError(jwtDescriptions.malformed)
+}
+
 /** Validates `schemes.<name>.jwt` and fills in defaults; throws {@link InvalidOptionError} with what to fix. */
 export function checkJwtOptions (schemeName: string, options: JwtOptions): JwtConfig {
   const path = `schemes.${schemeName}.jwt`
@@ -180,10 +188,7 @@ export function checkJwtOptions (schemeName: string, options: JwtOptions): JwtCo
   if (options.typ !== undefined && !isNonEmptyString(options.typ)) throw new InvalidOptionError(`${path}.typ must be a non-empty string such as 'at+jwt'`)
   const requiredClaims = options.requiredClaims ?? []
   if (!Array.isArray(requiredClaims) || !requiredClaims.every(isNonEmptyString)) throw new InvalidOptionError(`${path}.requiredClaims must be an array of claim names`)
-  const scopeClaim = options.scopeClaim
-  if (scopeClaim !== undefined && scopeClaim !== 'scope' && scopeClaim !== 'scp' && scopeClaim !== 'permissions') {
-    throw new InvalidOptionError(`${path}.scopeClaim must be 'scope', 'scp' or 'permissions'`)
-  }
+  const scopeClaim = compileScopeClaim(`${path}.scopeClaim`, options.scopeClaim, malformed)
 
   return {
     path,

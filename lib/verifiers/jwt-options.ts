@@ -1,14 +1,14 @@
 import type { FastifyRequest } from 'fastify'
 import type { AuthUser } from '../types.js'
+import type { ScopeClaim } from './scopes.js'
+
+export type { ScopeClaim }
 
 /**
  * A verification key: a PEM string (SPKI, `-----BEGIN PUBLIC KEY-----`), a public JWK
  * object, or a public KeyObject / extractable CryptoKey. Private and secret keys are refused.
  */
 export type JwtPublicKey = string | Readonly<Record<string, unknown>> | import('node:crypto').KeyObject | import('jose').CryptoKey
-
-/** Where the token's scopes are read from. */
-export type ScopeClaim = 'scope' | 'scp' | 'permissions'
 
 /**
  * Options of the JWT verifier (`schemes.<name>.jwt`): RFC 8725 and RFC 9068 by default.
@@ -51,13 +51,25 @@ export interface JwtOptions {
   /** Refuse tokens whose iat is older than this many seconds (iat then becomes required). */
   maxTokenAge?: number
   /**
-   * Where scopes come from: that claim only, a space-delimited string or an array of strings.
-   * @default 'scope', falling back to 'scp' then 'permissions' when the token has no 'scope'
+   * Where scopes come from, read once per token (a cache hit reuses them): a claim name, a
+   * dotted path into nested claims, or a function of the (frozen) claims returning an array of
+   * strings or a space-delimited string. The claim holds a space-delimited string or an array
+   * of strings; any other type refuses the token (401), a missing claim grants no scopes.
+   * When set, it wins over `getScopes` and over the scopes of the user `user` returns.
+   * A claim whose name contains dots (Auth0's namespaced `https://…` claims) needs the function form.
+   * @default `getScopes` when the plugin option is set, else the `scopes`/`scope` of the user
+   * `user` returns, else 'scope', falling back to 'scp' then 'permissions' when the token has no 'scope'
+   * @example 'roles' // Entra ID app roles
+   * @example 'realm_access.roles' // Keycloak realm roles
+   * @example (claims) => claims.resource_access?.['my-api']?.roles ?? [] // Keycloak client roles
+   * @example 'permissions' // Auth0 RBAC
    */
   scopeClaim?: ScopeClaim
   /**
    * Map verified claims to request.user (may load from a database). It runs on every request,
    * cache hit or not, so a disabled user is refused at once; a falsy result refuses the token.
+   * What it returns is deeply frozen, in place, before any handler sees it; its own `scopes`
+   * array or `scope` string, when it has one, are the scopes (unless `scopeClaim` or `getScopes` is set).
    * @default the (frozen) claims
    */
   user?: (claims: Readonly<Record<string, unknown>>, request: FastifyRequest) => AuthUser | null | undefined | false | Promise<AuthUser | null | undefined | false>

@@ -3,11 +3,13 @@ import { jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose'
 import { LruMap } from 'toad-cache'
 import { InvalidTokenError } from '../errors.js'
 import type { AuthUser } from '../types.js'
-import { checkJwtOptions, type JwtConfig } from './jwt-config.js'
+import { checkJwtOptions, malformed, type JwtConfig } from './jwt-config.js'
 import { keyResolver, type KeyResolver } from './jwt-keys.js'
 import type { JwtOptions } from './jwt-options.js'
 import { jwtDescriptions, toRefusal } from './jwt-refusals.js'
-import { isUserObject, type Verified, type Verifier } from './verifier.js'
+import { deepFreeze } from './freeze.js'
+import { compileScopeClaim, scopePlan, type ScopeReader } from './scopes.js'
+import { isUserObject, verified, type Verified, type Verifier } from './verifier.js'
 import { isThenable } from '../checks.js'
 
 /**
@@ -34,15 +36,6 @@ interface Entry {
   readonly expiresAt: number
 }
 
-/** Claims are shared by every request that presents the token: nothing may change them. */
-function deepFreeze<T> (value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const child of Object.values(value)) deepFreeze(child)
-    Object.freeze(value)
-  }
-  return value
-}
-
 /**
  * How many of a token's last characters key the cache: its signature's, which differ from
  * token to token. Hashing a key costs per character, and a whole token is hundreds of them;
@@ -50,10 +43,6 @@ function deepFreeze<T> (value: T): T {
  * share a slot (each verified in full), never an entry.
  */
 const CACHE_KEY_LENGTH = 32
-
-function malformed (): Error {
-  return new InvalidTokenError(jwtDescriptions.malformed)
-}
 
 // RFC 7515 §7.1, §2: three base64url segments without padding (an empty signature only for
 // alg none, which jose then refuses by its alg).
@@ -82,15 +71,13 @@ function isCanonical (token: string): boolean {
   return hasCanonicalEnd(token, 0, first) && hasCanonicalEnd(token, first + 1, second) && hasCanonicalEnd(token, second + 1, token.length)
 }
 
-/** RFC 9068 §2.2.3 `scope` (space-delimited), or an array of strings (`scp`, `permissions`). */
-function readScopes (claims: Claims, scopeClaim: JwtConfig['scopeClaim']): readonly string[] {
-  const name = scopeClaim ?? (claims.scope !== undefined ? 'scope' : claims.scp !== undefined ? 'scp' : 'permissions')
-  const value = claims[name]
-  if (value === undefined) return Object.freeze([])
-  if (typeof value === 'string') return Object.freeze(value.split(' ').filter((scope) => scope !== ''))
-  if (Array.isArray(value) && value.every((scope) => typeof scope === 'string')) return value as readonly string[]
-  throw malformed()
-}
+const readScope = compileScopeClaim('scope', 'scope', malformed)!
+const readScp = compileScopeClaim('scp', 'scp', malformed)!
+const readPermissions = compileScopeClaim('permissions', 'permissions', malformed)!
+
+/** The default: RFC 9068 §2.2.3 `scope` (space-delimited), else `scp`, else `permissions` (Auth0). */
+const defaultScopes: ScopeReader = (claims) =>
+  Object.hasOwn(claims, 'scope') ? readScope(claims) : Object.hasOwn(claims, 'scp') ? readScp(claims) : readPermissions(claims)
 
 function joseOptions (config: JwtConfig): JWTVerifyOptions {
   return {
@@ -122,7 +109,11 @@ function keyFor (resolve: KeyResolver, log: FastifyBaseLogger): JWTVerifyGetKey 
  * then claims, then a refusal of sender-constrained tokens: `cnf`), shared by concurrent requests
  * for the same token. `isRevoked` and `user` run on every request, hit or miss.
  */
-export async function jwtVerifier (schemeName: string, options: JwtOptions): Promise<Verifier> {
+export async function jwtVerifier (
+  schemeName: string,
+  options: JwtOptions,
+  getScopes?: (user: AuthUser) => readonly string[]
+): Promise<Verifier> {
   const config = checkJwtOptions(schemeName, options)
   const resolve = await keyResolver(config)
   const internals = (options as { [kJwtInternals]?: JwtInternals })[kJwtInternals]
@@ -130,6 +121,7 @@ export async function jwtVerifier (schemeName: string, options: JwtOptions): Pro
   const onVerify = internals?.onVerify
   const baseOptions = joseOptions(config)
   const { clockTolerance, maxTokenAge, scopeClaim, isRevoked, user } = config
+  const { ofToken, ofUser } = scopePlan<Claims>({ claim: scopeClaim, getScopes, userOf: (claims) => claims as AuthUser, mapsUser: user !== undefined, fallback: defaultScopes })
   const cache = config.cacheMax === 0 ? undefined : new LruMap<Entry>(config.cacheMax)
   const inFlight = new Map<string, Promise<Entry>>()
 
@@ -149,18 +141,26 @@ export async function jwtVerifier (schemeName: string, options: JwtOptions): Pro
     // than downgraded to a bearer token (RFC 9449 §7.2); whatever cnf holds, on doubt. Thrown
     // before the entry exists: it is never cached.
     if (claims.cnf !== undefined) throw new InvalidTokenError(jwtDescriptions.bound)
-    deepFreeze(claims)
-    const scopes = readScopes(claims, scopeClaim)
+    // Shared by every request that presents the token (the cache, concurrent requests).
+    try {
+      deepFreeze(claims)
+    } catch {
+      throw malformed()
+    }
+    // Once per token: a cache hit reuses them.
+    const scopes = ofToken(claims)
     // exp is required and a number (jose checked both); iat too when maxTokenAge is set.
     let expiresAt = (claims.exp as number) * 1000
     if (maxTokenAge !== undefined) expiresAt = Math.min(expiresAt, ((claims.iat as number) + maxTokenAge) * 1000)
-    return { token, verified: Object.freeze({ user: claims as AuthUser, scopes, claims }), expiresAt }
+    return { token, verified: verified(schemeName, claims as AuthUser, scopes, claims) as Entry['verified'], expiresAt }
   }
 
   function withUser (entry: Entry, mapped: unknown): Verified | null {
     if (!mapped) return null
     if (!isUserObject(mapped)) throw new TypeError(`${config.path}.user must return a user object or a falsy value`)
-    return { user: mapped, scopes: entry.verified.scopes, claims: entry.verified.claims }
+    deepFreeze(mapped)
+    const scopes = ofUser === undefined ? entry.verified.scopes : ofUser(mapped, entry.verified.scopes)
+    return verified(schemeName, mapped, scopes, entry.verified.claims)
   }
 
   function mapUser (entry: Entry, request: FastifyRequest): Verified | null | Promise<Verified | null> {

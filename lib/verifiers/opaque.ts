@@ -2,7 +2,9 @@ import type { FastifyRequest } from 'fastify'
 import { InvalidOptionError } from '../errors.js'
 import type { TokenRecord, TokenStore } from '../stores/token-store.js'
 import type { AuthUser } from '../types.js'
-import { isUserObject, type Verified, type Verifier } from './verifier.js'
+import { deepFreeze } from './freeze.js'
+import { compileScopeClaim, isScopeList, scopePlan, type ScopeClaim } from './scopes.js'
+import { isUserObject, verified, type Verified, type Verifier } from './verifier.js'
 
 /**
  * Options of the opaque-token verifier (`schemes.<name>.opaque`): tokens a {@link TokenStore}
@@ -17,12 +19,23 @@ export interface OpaqueOptions {
   /**
    * Map the token's record to `request.user` (may load from a database). It runs on every
    * request, so a disabled user is refused at once; a falsy result refuses the token.
+   * What it returns is deeply frozen, in place, before any handler sees it; its own `scopes`
+   * array or `scope` string, when it has one, are the scopes (unless `scopeClaim` or `getScopes` is set).
    * @default the `user` stored with the token
    */
   user?: (record: TokenRecord, request: FastifyRequest) => AuthUser | null | undefined | false | Promise<AuthUser | null | undefined | false>
+  /**
+   * Read the scopes from the `user` stored with the token instead of the scopes it was issued
+   * with: a property name, a dotted path (`'realm_access.roles'`) or a function of the stored
+   * user, as `jwt.scopeClaim`. A missing property grants no scopes; one of the wrong type is a
+   * fault (500): the store holds what the app wrote.
+   * @default `getScopes` when the plugin option is set, else the `scopes`/`scope` of the user
+   * `user` returns, else the scopes the token was issued with
+   */
+  scopeClaim?: ScopeClaim
 }
 
-const knownOptions = new Set(['store', 'user'])
+const knownOptions = new Set(['store', 'user', 'scopeClaim'])
 
 function checkOptions (path: string, options: unknown): OpaqueOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new InvalidOptionError(`${path} must be an object`)
@@ -38,19 +51,36 @@ function checkOptions (path: string, options: unknown): OpaqueOptions {
 /**
  * The opaque-token verifier of a bearer scheme: one `store.lookup` per request (a GET, or a hit
  * in the Redis store's local cache). The store's errors pass through: `VerifierUnavailableError`
- * is a 503, anything else a 500.
+ * is a 503, anything else a 500. The record (with its stored user) and the mapped user are
+ * deeply frozen; a record the store hands out again (a cache hit) costs one lookup for that.
  */
-export function opaqueVerifier (schemeName: string, options: OpaqueOptions): Verifier {
+export function opaqueVerifier (schemeName: string, options: OpaqueOptions, getScopes?: (user: AuthUser) => readonly string[]): Verifier {
   const path = `schemes.${schemeName}.opaque`
-  const { store, user } = checkOptions(path, options)
+  const { store, user, scopeClaim } = checkOptions(path, options)
+  const claim = compileScopeClaim(`${path}.scopeClaim`, scopeClaim, () => new TypeError(`${path}.scopeClaim found a value that is neither a string nor an array of strings`))
+  const { ofToken, ofUser } = scopePlan<TokenRecord>({
+    claim: claim === undefined ? undefined : (record) => claim(record.user as Readonly<Record<string, unknown>>),
+    getScopes,
+    userOf: (record) => record.user,
+    mapsUser: user !== undefined,
+    fallback: (record) => {
+      // A store of the app's own answers this: a string here would match scopes by substring.
+      if (!isScopeList(record.scopes)) throw new TypeError(`${path}.store returned a record whose scopes are not an array of strings`)
+      return record.scopes
+    }
+  })
 
   return async function verifyOpaque (token, request): Promise<Verified | null> {
     const record = await store.lookup(token)
     if (record === null) return null
-    if (user === undefined) return { user: record.user, scopes: record.scopes }
+    if (!isUserObject(record.user)) throw new TypeError(`${path}.store returned a record whose user is not a user object`)
+    deepFreeze(record)
+    const scopes = ofToken(record)
+    if (user === undefined) return verified(schemeName, record.user, scopes)
     const mapped = await user(record, request)
     if (!mapped) return null
     if (!isUserObject(mapped)) throw new TypeError(`${path}.user must return a user object or a falsy value`)
-    return { user: mapped, scopes: record.scopes }
+    deepFreeze(mapped)
+    return verified(schemeName, mapped, ofUser === undefined ? scopes : ofUser(mapped, scopes))
   }
 }

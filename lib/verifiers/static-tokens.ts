@@ -1,7 +1,9 @@
 import { timingSafeEqual } from 'node:crypto'
 import { InvalidOptionError } from '../errors.js'
 import type { AuthUser, StaticTokens } from '../types.js'
-import { isUserObject, type Verified, type Verifier } from './verifier.js'
+import { deepFreeze, MAX_FREEZE_DEPTH, MAX_FREEZE_PROPERTIES } from './freeze.js'
+import { scopePlan } from './scopes.js'
+import { isUserObject, verified, type Verified, type Verifier } from './verifier.js'
 
 const zero = Uint8Array.prototype.fill
 
@@ -38,13 +40,26 @@ export function staticTokensVerifier (
   }
   // Well-formed tokens are visible ASCII: one byte per character.
   const block = pairs.reduce((longest, [token]) => Math.max(longest, token.length), 0)
+  const { ofToken } = scopePlan<AuthUser>({ getScopes, userOf: (user) => user, mapsUser: false })
   const entries: Entry[] = pairs.map(([token, user]) => {
-    const scopes = getScopes(user)
-    // Spreading a string would grant its characters as scopes.
-    if (!Array.isArray(scopes)) throw new InvalidOptionError(`schemes.${schemeName}.tokens: getScopes must return an array`)
+    // Every request with this token gets this user: frozen here, in place, so that no handler
+    // can change it for the next one. Not a copy: structuredClone cannot copy functions or keep
+    // class instances (nor their private fields), and a copy would let the app's own later
+    // changes to its object pass silently unseen; freezing makes them throw where they are made.
+    try {
+      deepFreeze(user)
+    } catch (err) {
+      throw new InvalidOptionError(`schemes.${schemeName}.tokens maps a token to a user object that cannot be frozen (nested more than ${MAX_FREEZE_DEPTH} levels deep, more than ${MAX_FREEZE_PROPERTIES} properties, or a Proxy that refuses)`, { cause: err })
+    }
+    let scopes
+    try {
+      scopes = ofToken(user)
+    } catch (err) {
+      throw new InvalidOptionError(`schemes.${schemeName}.tokens: getScopes must return an array of strings`, { cause: err })
+    }
     const padded = Buffer.alloc(block)
     padded.write(token, 'ascii')
-    return { padded, length: token.length, verified: Object.freeze({ user, scopes: Object.freeze([...scopes]) }) }
+    return { padded, length: token.length, verified: verified(schemeName, user, scopes) }
   })
   // All zeros between calls: verification is synchronous, so one buffer serves every request.
   // It holds any token a request may present, so the copy never depends on `block`.

@@ -1,15 +1,28 @@
 import { types } from 'node:util'
 import type { FastifyRequest } from 'fastify'
 import { InvalidTokenError, VerifierFailedError, VerifierUnavailableError } from '../errors.js'
-import type { AuthUser } from '../types.js'
+import type { AuthInfo, AuthUser } from '../types.js'
 import { isThenable } from '../checks.js'
+import { deepFreeze } from './freeze.js'
+import { scopePlan } from './scopes.js'
 
-/** A credential that verified: the user and what it was granted. */
+/** A credential that verified: the user and what it was granted (deeply frozen, see {@link verified}). */
 export interface Verified {
   readonly user: AuthUser
   readonly scopes: readonly string[]
   /** The verified JWT claims, for verifiers that have them. */
   readonly claims?: Readonly<Record<string, unknown>>
+  /** What `request.auth` becomes: built with the answer, so a shared answer shares it too. */
+  readonly auth: AuthInfo
+}
+
+/**
+ * A {@link Verified}, frozen with its `auth`. `user`, `scopes` and `claims` must be deeply
+ * frozen already (by {@link deepFreeze}): the answer may be shared by many requests.
+ */
+export function verified (scheme: string, user: AuthUser, scopes: readonly string[], claims?: Readonly<Record<string, unknown>>): Verified {
+  const auth: AuthInfo = Object.freeze(claims === undefined ? { scheme, scopes } : { scheme, scopes, claims })
+  return Object.freeze(claims === undefined ? { user, scopes, auth } : { user, scopes, claims, auth })
 }
 
 /**
@@ -89,18 +102,23 @@ export function guardVerifier (verifier: Verifier, timeoutMs: number): Verifier 
   }
 }
 
-/** Turns what an app's `verify` returned into a {@link Verified}: falsy refuses, a non-object is a fault. */
+/**
+ * Turns what an app's `verify` returned into a {@link Verified}: falsy refuses, a non-object is
+ * a fault. The user is deeply frozen in place (once: the same object again costs a lookup), then
+ * `getScopes` reads it; a user that cannot be frozen, or scopes that are not an array of
+ * strings, are a fault.
+ */
 export function fromVerifyFunction (
+  schemeName: string,
   verify: (token: string, request: FastifyRequest) => unknown,
   getScopes: (user: AuthUser) => readonly string[]
 ): Verifier {
+  const { ofToken } = scopePlan<AuthUser>({ getScopes, userOf: (user) => user, mapsUser: false })
   function toVerified (user: unknown): Verified | null {
     if (!user) return null
     if (!isUserObject(user)) throw new VerifierFailedError()
-    const scopes = getScopes(user)
-    // A string would make the scope check match substrings ('read' in 'readonly').
-    if (!Array.isArray(scopes)) throw new VerifierFailedError()
-    return { user, scopes }
+    deepFreeze(user)
+    return verified(schemeName, user, ofToken(user))
   }
   return function verifyFunction (token, request) {
     const result = verify(token, request)
