@@ -59,10 +59,11 @@ function answering (verifier: Verifier): Scheme['verify'] {
 
 async function baseVerifier (name: string, options: SchemeOptions, normalized: NormalizedOptions): Promise<Verifier> {
   if (options.verify !== undefined) return fromVerifyFunction(name, options.verify, normalized.getScopes)
-  // jwt and opaque verifiers have scopes of their own; the plugin's getScopes only when the app set it.
-  const getScopes = normalized.getScopes === defaultGetScopes ? undefined : normalized.getScopes
-  if (options.type === 'bearer' && options.jwt !== undefined) return await jwtVerifier(name, options.jwt, getScopes)
-  if (options.type === 'bearer' && options.opaque !== undefined) return opaqueVerifier(name, options.opaque, getScopes)
+  // A JWT has scopes of its own; the plugin's getScopes reads its claims only when the app set it.
+  if (options.type === 'bearer' && options.jwt !== undefined) {
+    return await jwtVerifier(name, options.jwt, normalized.getScopes === defaultGetScopes ? undefined : normalized.getScopes)
+  }
+  if (options.type === 'bearer' && options.opaque !== undefined) return opaqueVerifier(name, options.opaque)
   const isWellFormed = options.type === 'bearer' ? isBearerToken : isApiKey
   return staticTokensVerifier(name, options.tokens!, (token) => token.length <= normalized.maxTokenLength && isWellFormed(token), normalized.getScopes, normalized.maxTokenLength)
 }

@@ -55,10 +55,10 @@ export interface JwtOptions {
    * dotted path into nested claims, or a function of the (frozen) claims returning an array of
    * strings or a space-delimited string. The claim holds a space-delimited string or an array
    * of strings; any other type refuses the token (401), a missing claim grants no scopes.
-   * When set, it wins over `getScopes` and over the scopes of the user `user` returns.
+   * When set, it wins over the plugin's `getScopes`.
    * A claim whose name contains dots (Auth0's namespaced `https://…` claims) needs the function form.
-   * @default `getScopes` when the plugin option is set, else the `scopes`/`scope` of the user
-   * `user` returns, else 'scope', falling back to 'scp' then 'permissions' when the token has no 'scope'
+   * @default the plugin's `getScopes` given the claims when it is set, else 'scope', falling
+   * back to 'scp' then 'permissions' when the token has no 'scope'
    * @example 'roles' // Entra ID app roles
    * @example 'realm_access.roles' // Keycloak realm roles
    * @example (claims) => claims.resource_access?.['my-api']?.roles ?? [] // Keycloak client roles
@@ -68,8 +68,8 @@ export interface JwtOptions {
   /**
    * Map verified claims to request.user (may load from a database). It runs on every request,
    * cache hit or not, so a disabled user is refused at once; a falsy result refuses the token.
-   * What it returns is deeply frozen, in place, before any handler sees it; its own `scopes`
-   * array or `scope` string, when it has one, are the scopes (unless `scopeClaim` or `getScopes` is set).
+   * What it returns is deeply frozen, in place, before any handler sees it. Its scopes are not
+   * read: the token's are (an account's scopes are more than what a token was granted).
    * @default the (frozen) claims
    */
   user?: (claims: Readonly<Record<string, unknown>>, request: FastifyRequest) => AuthUser | null | undefined | false | Promise<AuthUser | null | undefined | false>

@@ -8,7 +8,7 @@ import { keyResolver, type KeyResolver } from './jwt-keys.js'
 import type { JwtOptions } from './jwt-options.js'
 import { jwtDescriptions, toRefusal } from './jwt-refusals.js'
 import { deepFreeze } from './freeze.js'
-import { compileScopeClaim, scopePlan, type ScopeReader } from './scopes.js'
+import { compileScopeClaim, scopeReader, type ScopeReader } from './scopes.js'
 import { isUserObject, verified, type Verified, type Verifier } from './verifier.js'
 import { isThenable } from '../checks.js'
 
@@ -121,7 +121,7 @@ export async function jwtVerifier (
   const onVerify = internals?.onVerify
   const baseOptions = joseOptions(config)
   const { clockTolerance, maxTokenAge, scopeClaim, isRevoked, user } = config
-  const { ofToken, ofUser } = scopePlan<Claims>({ claim: scopeClaim, getScopes, userOf: (claims) => claims as AuthUser, mapsUser: user !== undefined, fallback: defaultScopes })
+  const scopesOf = scopeReader<Claims>({ claim: scopeClaim, getScopes: getScopes as ((claims: Claims) => readonly string[]) | undefined, fallback: defaultScopes })
   const cache = config.cacheMax === 0 ? undefined : new LruMap<Entry>(config.cacheMax)
   const inFlight = new Map<string, Promise<Entry>>()
 
@@ -148,7 +148,7 @@ export async function jwtVerifier (
       throw malformed()
     }
     // Once per token: a cache hit reuses them.
-    const scopes = ofToken(claims)
+    const scopes = scopesOf(claims)
     // exp is required and a number (jose checked both); iat too when maxTokenAge is set.
     let expiresAt = (claims.exp as number) * 1000
     if (maxTokenAge !== undefined) expiresAt = Math.min(expiresAt, ((claims.iat as number) + maxTokenAge) * 1000)
@@ -159,8 +159,8 @@ export async function jwtVerifier (
     if (!mapped) return null
     if (!isUserObject(mapped)) throw new TypeError(`${config.path}.user must return a user object or a falsy value`)
     deepFreeze(mapped)
-    const scopes = ofUser === undefined ? entry.verified.scopes : ofUser(mapped, entry.verified.scopes)
-    return verified(schemeName, mapped, scopes, entry.verified.claims)
+    // The token's scopes, never the mapped user's (lib/verifiers/scopes.ts says why).
+    return verified(schemeName, mapped, entry.verified.scopes, entry.verified.claims)
   }
 
   function mapUser (entry: Entry, request: FastifyRequest): Verified | null | Promise<Verified | null> {

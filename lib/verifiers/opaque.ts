@@ -3,7 +3,7 @@ import { InvalidOptionError } from '../errors.js'
 import type { TokenRecord, TokenStore } from '../stores/token-store.js'
 import type { AuthUser } from '../types.js'
 import { deepFreeze } from './freeze.js'
-import { compileScopeClaim, isScopeList, scopePlan, type ScopeClaim } from './scopes.js'
+import { compileScopeClaim, isScopeList, scopeReader, type ScopeClaim } from './scopes.js'
 import { isUserObject, verified, type Verified, type Verifier } from './verifier.js'
 
 /**
@@ -19,8 +19,8 @@ export interface OpaqueOptions {
   /**
    * Map the token's record to `request.user` (may load from a database). It runs on every
    * request, so a disabled user is refused at once; a falsy result refuses the token.
-   * What it returns is deeply frozen, in place, before any handler sees it; its own `scopes`
-   * array or `scope` string, when it has one, are the scopes (unless `scopeClaim` or `getScopes` is set).
+   * What it returns is deeply frozen, in place, before any handler sees it. Its scopes are not
+   * read: the token's are (an account's scopes are more than what a token was granted).
    * @default the `user` stored with the token
    */
   user?: (record: TokenRecord, request: FastifyRequest) => AuthUser | null | undefined | false | Promise<AuthUser | null | undefined | false>
@@ -29,8 +29,8 @@ export interface OpaqueOptions {
    * with: a property name, a dotted path (`'realm_access.roles'`) or a function of the stored
    * user, as `jwt.scopeClaim`. A missing property grants no scopes; one of the wrong type is a
    * fault (500): the store holds what the app wrote.
-   * @default `getScopes` when the plugin option is set, else the `scopes`/`scope` of the user
-   * `user` returns, else the scopes the token was issued with
+   * @default the scopes the token was issued with (the plugin's `getScopes` is not used: the
+   * record holds what the token was granted)
    */
   scopeClaim?: ScopeClaim
 }
@@ -54,15 +54,12 @@ function checkOptions (path: string, options: unknown): OpaqueOptions {
  * is a 503, anything else a 500. The record (with its stored user) and the mapped user are
  * deeply frozen; a record the store hands out again (a cache hit) costs one lookup for that.
  */
-export function opaqueVerifier (schemeName: string, options: OpaqueOptions, getScopes?: (user: AuthUser) => readonly string[]): Verifier {
+export function opaqueVerifier (schemeName: string, options: OpaqueOptions): Verifier {
   const path = `schemes.${schemeName}.opaque`
   const { store, user, scopeClaim } = checkOptions(path, options)
   const claim = compileScopeClaim(`${path}.scopeClaim`, scopeClaim, () => new TypeError(`${path}.scopeClaim found a value that is neither a string nor an array of strings`))
-  const { ofToken, ofUser } = scopePlan<TokenRecord>({
+  const scopesOf = scopeReader<TokenRecord>({
     claim: claim === undefined ? undefined : (record) => claim(record.user as Readonly<Record<string, unknown>>),
-    getScopes,
-    userOf: (record) => record.user,
-    mapsUser: user !== undefined,
     fallback: (record) => {
       // A store of the app's own answers this: a string here would match scopes by substring.
       if (!isScopeList(record.scopes)) throw new TypeError(`${path}.store returned a record whose scopes are not an array of strings`)
@@ -75,12 +72,13 @@ export function opaqueVerifier (schemeName: string, options: OpaqueOptions, getS
     if (record === null) return null
     if (!isUserObject(record.user)) throw new TypeError(`${path}.store returned a record whose user is not a user object`)
     deepFreeze(record)
-    const scopes = ofToken(record)
+    const scopes = scopesOf(record)
     if (user === undefined) return verified(schemeName, record.user, scopes)
     const mapped = await user(record, request)
     if (!mapped) return null
     if (!isUserObject(mapped)) throw new TypeError(`${path}.user must return a user object or a falsy value`)
     deepFreeze(mapped)
-    return verified(schemeName, mapped, ofUser === undefined ? scopes : ofUser(mapped, scopes))
+    // The token's scopes, never the mapped user's (lib/verifiers/scopes.ts says why).
+    return verified(schemeName, mapped, scopes)
   }
 }

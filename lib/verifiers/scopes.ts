@@ -1,7 +1,6 @@
 import { InvalidOptionError } from '../errors.js'
 import type { AuthUser } from '../types.js'
 import { isPlainObject } from '../checks.js'
-import { defaultGetScopes } from '../options.js'
 import { deepFreeze } from './freeze.js'
 
 type Claims = Readonly<Record<string, unknown>>
@@ -92,53 +91,42 @@ function checked (scopes: unknown): readonly string[] {
   return deepFreeze(scopes)
 }
 
-/** Does a user carry scopes of its own, the way the default `getScopes` reads them? */
-function hasOwnScopes (user: AuthUser): boolean {
-  const record = user as { scopes?: unknown, scope?: unknown }
-  return record.scopes !== undefined || record.scope !== undefined
-}
-
-/** The sources of a verifier's scopes; `T` is what it verified (claims, a store's record, a user). */
+/** The sources of a verifier's scopes; `T` is what it verified (JWT claims, a store's record). */
 export interface ScopeSources<T> {
   /** The verifier's compiled `scopeClaim`, applied to what it verified. */
-  readonly claim?: ScopeReader<T> | undefined
+  readonly claim: ScopeReader<T> | undefined
   /**
-   * The plugin's `getScopes`: for jwt and opaque verifiers only when the app set it; for static
-   * tokens and verify functions always (its default reads `scopes` or `scope`).
+   * The plugin's `getScopes` when the app set it and the verifier takes it, given what the
+   * token says of the user (a JWT's claims).
    */
-  readonly getScopes?: ((user: AuthUser) => readonly string[]) | undefined
-  /** The user handed out when the verifier maps none (`jwt.user`, `opaque.user` unset). */
-  readonly userOf: (from: T) => AuthUser
-  /** Whether the verifier maps what it verified to a user of the app's (`jwt.user`, `opaque.user`). */
-  readonly mapsUser: boolean
-  /** The verifier's own default: `scope`, `scp` or `permissions` of a JWT, a store record's scopes. @default none */
-  readonly fallback?: ScopeReader<T>
-}
-
-/** How a verifier computes scopes: what the token decides, and what the mapped user may change. */
-export interface ScopePlan<T> {
-  /** Scopes decided by what was verified alone: once per token (per JWT cache entry). */
-  readonly ofToken: ScopeReader<T>
-  /** When set, the scopes once the user is mapped (per request), given {@link ofToken}'s. */
-  readonly ofUser: ((user: AuthUser, ofToken: readonly string[]) => readonly string[]) | undefined
+  readonly getScopes?: ((from: T) => readonly string[]) | undefined
+  /** The verifier's own default: `scope`, `scp` or `permissions` of a JWT, a store record's scopes. */
+  readonly fallback: ScopeReader<T>
 }
 
 /**
  * Which source wins, for every verifier: the one place that decides it. First that applies:
  * 1. the verifier's `scopeClaim`, read from what it verified (the JWT's claims, the stored user);
- * 2. the plugin's `getScopes`, given the user the plugin hands out (`request.user`);
- * 3. with a `user` mapping: the mapped user's own `scopes` array or `scope` string, when it has one;
- * 4. the verifier's default (a JWT's `scope`, else `scp`, else `permissions`; a record's scopes).
- * Static tokens and verify functions have no claims and no mapping: `getScopes` (default included).
+ * 2. the plugin's `getScopes`, when the app set it, given what the token says (a JWT's claims);
+ * 3. the verifier's default (a JWT's `scope`, else `scp`, else `permissions`; the scopes an
+ *    opaque token was issued with).
+ * What `jwt.user()` or `opaque.user()` map to never supplies scopes: such a user is usually the
+ * account, and its scopes are all the account may do, not what this token was granted
+ * (RFC 6749 §3.3); taking them would widen every token without anyone asking. So the scopes
+ * depend on the token alone, and a JWT's are computed once per token (a cache hit reuses them).
+ * Static tokens and verify functions have no claims: {@link userScopes}.
  */
-export function scopePlan<T> (sources: ScopeSources<T>): ScopePlan<T> {
-  const { claim, getScopes, userOf, mapsUser, fallback = () => NONE } = sources
-  if (claim !== undefined) return { ofToken: claim, ofUser: undefined }
-  if (getScopes !== undefined) {
-    return mapsUser
-      ? { ofToken: () => NONE, ofUser: (user) => checked(getScopes(user)) }
-      : { ofToken: (from) => checked(getScopes(userOf(from))), ofUser: undefined }
-  }
-  if (mapsUser) return { ofToken: fallback, ofUser: (user, ofToken) => hasOwnScopes(user) ? checked(defaultGetScopes(user)) : ofToken }
-  return { ofToken: fallback, ofUser: undefined }
+export function scopeReader<T> (sources: ScopeSources<T>): ScopeReader<T> {
+  const { claim, getScopes, fallback } = sources
+  if (claim !== undefined) return claim
+  if (getScopes !== undefined) return (from) => checked(getScopes(from))
+  return fallback
+}
+
+/**
+ * The scopes of static tokens and verify functions: `getScopes` (its default reads the user's
+ * `scopes` array or `scope` string), checked and frozen.
+ */
+export function userScopes (getScopes: (user: AuthUser) => readonly string[]): ScopeReader<AuthUser> {
+  return (user) => checked(getScopes(user))
 }

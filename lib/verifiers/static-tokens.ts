@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { InvalidOptionError } from '../errors.js'
 import type { AuthUser, StaticTokens } from '../types.js'
 import { deepFreeze, MAX_FREEZE_DEPTH, MAX_FREEZE_PROPERTIES } from './freeze.js'
-import { scopePlan } from './scopes.js'
+import { userScopes } from './scopes.js'
 import { isUserObject, verified, type Verified, type Verifier } from './verifier.js'
 
 const zero = Uint8Array.prototype.fill
@@ -40,7 +40,7 @@ export function staticTokensVerifier (
   }
   // Well-formed tokens are visible ASCII: one byte per character.
   const block = pairs.reduce((longest, [token]) => Math.max(longest, token.length), 0)
-  const { ofToken } = scopePlan<AuthUser>({ getScopes, userOf: (user) => user, mapsUser: false })
+  const scopesOf = userScopes(getScopes)
   const entries: Entry[] = pairs.map(([token, user]) => {
     // Every request with this token gets this user: frozen here, in place, so that no handler
     // can change it for the next one. Not a copy: structuredClone cannot copy functions or keep
@@ -53,7 +53,7 @@ export function staticTokensVerifier (
     }
     let scopes
     try {
-      scopes = ofToken(user)
+      scopes = scopesOf(user)
     } catch (err) {
       throw new InvalidOptionError(`schemes.${schemeName}.tokens: getScopes must return an array of strings`, { cause: err })
     }

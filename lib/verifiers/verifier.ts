@@ -4,7 +4,7 @@ import { InvalidTokenError, VerifierFailedError, VerifierUnavailableError } from
 import type { AuthInfo, AuthUser } from '../types.js'
 import { isThenable } from '../checks.js'
 import { deepFreeze } from './freeze.js'
-import { scopePlan } from './scopes.js'
+import { userScopes } from './scopes.js'
 
 /** A credential that verified: the user and what it was granted (deeply frozen, see {@link verified}). */
 export interface Verified {
@@ -113,12 +113,12 @@ export function fromVerifyFunction (
   verify: (token: string, request: FastifyRequest) => unknown,
   getScopes: (user: AuthUser) => readonly string[]
 ): Verifier {
-  const { ofToken } = scopePlan<AuthUser>({ getScopes, userOf: (user) => user, mapsUser: false })
+  const scopesOf = userScopes(getScopes)
   function toVerified (user: unknown): Verified | null {
     if (!user) return null
     if (!isUserObject(user)) throw new VerifierFailedError()
     deepFreeze(user)
-    return verified(schemeName, user, ofToken(user))
+    return verified(schemeName, user, scopesOf(user))
   }
   return function verifyFunction (token, request) {
     const result = verify(token, request)
