@@ -1,4 +1,20 @@
-import createError from '@fastify/error'
+import fastifyError from '@fastify/error'
+import type { FastifyErrorConstructor } from '@fastify/error'
+
+/** An error class of this plugin: instances carry `code` (and `statusCode` when it has one). */
+export type ErrorClass<E extends { code: string, statusCode?: number }> = FastifyErrorConstructor<E>
+
+/**
+ * @fastify/error's createError, returning {@link ErrorClass} so that the emitted errors.d.ts
+ * names `FastifyErrorConstructor` through a named import: the inferred
+ * `createError.FastifyErrorConstructor` does not resolve for a CommonJS app under
+ * `moduleResolution: node10` (TS2503).
+ */
+interface CreateError {
+  <C extends string, SC extends number>(code: C, message: string, statusCode: SC, Base?: ErrorConstructor, captureStackTrace?: boolean): ErrorClass<{ code: C, statusCode: SC }>
+  <C extends string>(code: C, message: string): ErrorClass<{ code: C }>
+}
+const createError: CreateError = fastifyError
 
 /**
  * Every error this plugin raises, made in one place. Request errors carry a
