@@ -27,6 +27,11 @@ const defaults = Object.freeze({
 } as const)
 
 const knownOptions = new Set(['schemes', 'defaultSchemes', 'protectByDefault', 'publicRoutes', 'realm', 'hook', 'verifyTimeout', 'maxTokenLength', 'getScopes', 'logLevel', 'openapi'])
+// The keys a scheme of each type may have: a typo (`verfiy`) is named at boot, not ignored.
+const schemeKeys = {
+  bearer: new Set(['type', 'verify', 'tokens', 'jwt', 'opaque', 'tokenUrl', 'scopes']),
+  apiKey: new Set(['type', 'in', 'name', 'verify', 'tokens'])
+}
 const logLevels = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 // A realm is sent inside a quoted-string (RFC 9110 §5.6.4); keep it to printable ASCII with nothing to escape.
 const REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/
@@ -65,6 +70,10 @@ function checkScheme (name: string, scheme: unknown): SchemeOptions {
   }
   if (scheme.type !== 'bearer' && scheme.jwt !== undefined) fail(`schemes.${name}.jwt is for bearer schemes`)
   if (scheme.type !== 'bearer' && scheme.opaque !== undefined) fail(`schemes.${name}.opaque is for bearer schemes`)
+  const known = schemeKeys[scheme.type]
+  for (const key of Object.keys(scheme)) {
+    if (!known.has(key)) fail(`schemes.${name} has an unknown key '${key}' (known for ${scheme.type} schemes: ${[...known].join(', ')})`)
+  }
   const sources = ['verify', 'tokens', 'jwt', 'opaque'].filter((key) => scheme[key] !== undefined)
   if (sources.length !== 1) fail(`schemes.${name} needs exactly one of ${scheme.type === 'bearer' ? 'verify, tokens, jwt or opaque' : 'verify or tokens'}`)
   if (scheme.verify !== undefined && typeof scheme.verify !== 'function') fail(`schemes.${name}.verify must be a function`)
