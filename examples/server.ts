@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import type { KeyObject } from 'node:crypto'
-import protectedRoutes, { jtiRevocation, type BearerSchemeOptions, type ProtectedRoutesOptions, type TokenStore } from '../lib/index.js'
+import protectedRoutes, { jtiRevocation, type JwtOptions, type OpaqueOptions, type ProtectedRoutesOptions, type TokenStore } from '../lib/index.js'
 import { documentation, DOCUMENTATION_PREFIX, SCOPE_DESCRIPTIONS } from './documentation.js'
 import { loggerOptions, type LoggerOption } from './logging.js'
 export type { LogStream } from './logging.js'
@@ -191,7 +191,7 @@ interface ApiOptions {
  * How the bearer scheme verifies what POST /token issues: a JWT, refused once revoked in the
  * store (POST /logout), or an opaque token, looked up in the store.
  */
-function bearerVerifier ({ users, signing, store, tokenFormat }: ApiOptions): Pick<BearerSchemeOptions, 'jwt' | 'opaque'> {
+function bearerVerifier ({ users, signing, store, tokenFormat }: ApiOptions): { jwt: JwtOptions } | { opaque: OpaqueOptions } {
   // Looked up on every request: a disabled or deleted account loses access at once.
   function activeUser (username: unknown): PublicUser | null {
     const user = users.find(username)

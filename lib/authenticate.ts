@@ -134,9 +134,8 @@ function authorizeFailed (thrown: unknown, scheme: Scheme, request: FastifyReque
   return fault(request, reply, err, scheme.name, 'authorization fault')
 }
 
-/** The user is in: `request.user` and `request.auth`. */
+/** The user is in: `request.auth`, which the `userProperty` getter (`request.user`) reads. */
 function admit (request: FastifyRequest, verified: Verified): void {
-  request.user = verified.user
   // Built (and frozen) by the verifier with its answer: nothing to allocate here.
   request.auth = verified.auth
 }

@@ -104,6 +104,17 @@ export const RouteOutsidePluginError = createError(
   500
 )
 
+/**
+ * `requireUser(request)` found no verified user: the route is public, or the request is an
+ * anonymous one to an optional route. A bug in the app, so a 500 (never the handler running
+ * without a user); on optional routes, check `request.auth` first.
+ */
+export const UserRequiredError = createError(
+  'FST_PROTECTED_ROUTES_USER_REQUIRED',
+  'This handler requires a verified user but the request has none; protect its route with config.auth',
+  500
+)
+
 /** Invalid plugin options: thrown from `register`, so the app does not start. */
 export const InvalidOptionError = createError(
   'FST_PROTECTED_ROUTES_INVALID_OPTION',
@@ -127,6 +138,7 @@ export type ProtectedRoutesErrorCode =
   | 'FST_PROTECTED_ROUTES_VERIFIER_UNAVAILABLE'
   | 'FST_PROTECTED_ROUTES_ROUTE_NOT_PREPARED'
   | 'FST_PROTECTED_ROUTES_ROUTE_OUTSIDE_PLUGIN'
+  | 'FST_PROTECTED_ROUTES_USER_REQUIRED'
   | 'FST_PROTECTED_ROUTES_INVALID_OPTION'
   | 'FST_PROTECTED_ROUTES_INVALID_ROUTE_CONFIG'
 

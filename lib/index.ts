@@ -19,6 +19,7 @@ const protectedRoutes = fp<ProtectedRoutesOptions>(protectedRoutesPlugin, {
 
 export default protectedRoutes
 export { protectedRoutes }
+export { requireUser } from './user.js'
 export { signAccessToken } from './sign.js'
 export type { SignAccessTokenOptions } from './sign.js'
 export type { JwtOptions, JwtPublicKey, ScopeClaim } from './verifiers/jwt-options.js'
@@ -39,6 +40,7 @@ export {
   MissingCredentialsError,
   RouteNotPreparedError,
   RouteOutsidePluginError,
+  UserRequiredError,
   VerifierFailedError,
   VerifierUnavailableError
 } from './errors.js'
@@ -56,8 +58,10 @@ export type {
   RefusalStatus,
   RouteAuthConfig,
   RouteAuthOptions,
+  SchemeName,
   SchemeOptions,
   StaticTokens,
+  UserProperty,
   VerifyFunction,
   VerifyResult
 } from './types.js'

@@ -15,6 +15,7 @@ export interface NormalizedOptions {
   readonly getScopes: (user: AuthUser) => readonly string[]
   readonly logLevel: LogLevel
   readonly openapi: NormalizedOpenapiOptions
+  readonly userProperty: string
 }
 
 const defaults = Object.freeze({
@@ -23,15 +24,18 @@ const defaults = Object.freeze({
   hook: 'onRequest',
   verifyTimeout: 10_000,
   maxTokenLength: 8192,
-  logLevel: 'silent'
+  logLevel: 'silent',
+  userProperty: 'user'
 } as const)
 
-const knownOptions = new Set(['schemes', 'defaultSchemes', 'protectByDefault', 'publicRoutes', 'realm', 'hook', 'verifyTimeout', 'maxTokenLength', 'getScopes', 'logLevel', 'openapi'])
+const knownOptions = new Set(['schemes', 'defaultSchemes', 'protectByDefault', 'publicRoutes', 'realm', 'hook', 'verifyTimeout', 'maxTokenLength', 'getScopes', 'logLevel', 'openapi', 'userProperty'])
 // The keys a scheme of each type may have: a typo (`verfiy`) is named at boot, not ignored.
 const schemeKeys = {
   bearer: new Set(['type', 'verify', 'tokens', 'jwt', 'opaque', 'tokenUrl', 'scopes']),
   apiKey: new Set(['type', 'in', 'name', 'verify', 'tokens'])
 }
+// A property name one can write as `request.<name>`.
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
 const logLevels = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 // A realm is sent inside a quoted-string (RFC 9110 §5.6.4); keep it to printable ASCII with nothing to escape.
 const REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/
@@ -147,6 +151,14 @@ function publicRoutes (value: unknown): readonly string[] {
   return Object.freeze([...value as string[]])
 }
 
+/** `userProperty`: an identifier-like name other than `auth`; plugin.ts checks that the request has no such property yet. */
+function userProperty (value: unknown): string {
+  if (value === undefined) return defaults.userProperty
+  if (typeof value !== 'string' || !IDENTIFIER.test(value)) fail("userProperty must be a property name such as 'identity' (letters, digits, '_' or '$', not starting with a digit)")
+  if (value === 'auth') fail("userProperty cannot be 'auth': request.auth is this plugin's own (it carries the user too)")
+  return value
+}
+
 function timeout (value: unknown): number {
   const ms = positiveInteger(value, 'verifyTimeout', defaults.verifyTimeout)
   if (ms > MAX_TIMEOUT) fail(`verifyTimeout must be at most ${MAX_TIMEOUT}`)
@@ -192,6 +204,7 @@ export function normalizeOptions (options: ProtectedRoutesOptions): NormalizedOp
     maxTokenLength: positiveInteger(options.maxTokenLength, 'maxTokenLength', defaults.maxTokenLength),
     getScopes,
     logLevel,
-    openapi: openapiOptions(options.openapi)
+    openapi: openapiOptions(options.openapi),
+    userProperty: userProperty(options.userProperty)
   }
 }

@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
 import bearerAuth, { type verifyBearerAuthFactory as BearerAuthFactory } from '@fastify/bearer-auth'
 import { authenticate } from './authenticate.js'
-import { InvalidRouteConfigError, RouteNotPreparedError } from './errors.js'
+import { InvalidOptionError, InvalidRouteConfigError, RouteNotPreparedError } from './errors.js'
 import { safeLog } from './log.js'
 import { openapiDocumenter } from './openapi.js'
 import { normalizeOptions } from './options.js'
 import { guardOutside } from './outside.js'
 import { describeRoute, PUBLIC, resolveRoute, RouteConfigProblem, type ResolvedRoute } from './route-config.js'
 import { buildSchemes, type Scheme } from './schemes/index.js'
-import type { ProtectedRoutesOptions } from './types.js'
+import type { AuthUser, ProtectedRoutesOptions } from './types.js'
 import './augment.js'
 
 type Resolution = ResolvedRoute | typeof PUBLIC
@@ -23,6 +23,12 @@ interface Mark {
 
 /** Where a route config holds its {@link Mark}. */
 const kRoute = Symbol('fastify-protected-routes.route')
+
+/** The getter of the user's property (`request.user` by default): the user of `request.auth`, or `null`. */
+function readUser (this: FastifyRequest): AuthUser | null {
+  const auth = this.auth
+  return auth === null ? null : auth.user
+}
 
 /** Registers @fastify/bearer-auth in a context of its own (no decorators leak into the app) and takes its factory. */
 async function loadBearerAuthFactory (fastify: FastifyInstance): Promise<BearerAuthFactory> {
@@ -52,8 +58,14 @@ export async function protectedRoutesPlugin (fastify: FastifyInstance, options: 
   // @fastify/swagger, if the app registers it (either order): security, responses, securitySchemes.
   const openapi = openapiDocumenter(fastify, normalized)
 
-  fastify.decorateRequest('user', null)
+  // The user's own property (`userProperty`) is a getter of request.auth, which verification sets:
+  // one assignment per request, and @fastify/jwt or @fastify/passport may keep `request.user`.
+  const { userProperty } = normalized
+  if (fastify.hasRequestDecorator(userProperty)) {
+    throw new InvalidOptionError(`userProperty '${userProperty}': the request already has a property of that name (Fastify's own, another plugin's decorator such as @fastify/jwt's or @fastify/passport's 'user', or this plugin registered twice in one context); choose another name, e.g. 'identity'`)
+  }
   fastify.decorateRequest('auth', null)
+  fastify.decorateRequest(userProperty, { getter: readUser })
   guardOutside(fastify)
 
   // Routes declared from here on: resolve config.auth once, and fail the boot on a bad one.

@@ -3,17 +3,36 @@ import type { JwtOptions } from './verifiers/jwt-options.js'
 import type { OpaqueOptions } from './verifiers/opaque.js'
 
 /**
- * Augment this interface to type `request.user` app-wide:
+ * Augment this interface to type the plugin app-wide. Every key is optional:
+ * - `user`: the type of the verified user (default: a plain object);
+ * - `userProperty`: the request property the user goes on, as a string literal, when it is
+ *   not `'user'` (the plugin option `userProperty` must then say the same);
+ * - `schemes`: the scheme names, as a union of string literals; then `schemes`,
+ *   `defaultSchemes` and `config.auth.schemes` accept only those names.
+ *
+ * In a `.d.ts` file, keep the `import` line: without an import or export the file is a
+ * script, and its `declare module` replaces the package's types instead of augmenting them.
  *
  * @example
+ * import 'fastify-protected-routes'
+ *
  * declare module 'fastify-protected-routes' {
- *   interface FastifyProtectedRoutes { user: { username: string, scopes: string[] } }
+ *   interface FastifyProtectedRoutes {
+ *     user: { username: string, scopes: string[] }
+ *     schemes: 'bearerAuth' | 'tokenHeader'
+ *   }
  * }
  */
 export interface FastifyProtectedRoutes {}
 
 /** The verified user: the `user` type of {@link FastifyProtectedRoutes}, or a plain object. */
 export type AuthUser = FastifyProtectedRoutes extends { user: infer U } ? U : Record<string, unknown>
+
+/** The request property that holds the user: the `userProperty` of {@link FastifyProtectedRoutes}, or `'user'`. */
+export type UserProperty = FastifyProtectedRoutes extends { userProperty: infer P extends string } ? P : 'user'
+
+/** A scheme name: one of the `schemes` of {@link FastifyProtectedRoutes}, or any string when none are declared. */
+export type SchemeName = FastifyProtectedRoutes extends { schemes: infer S extends string } ? S : string
 
 /** How the current request was authenticated (`request.auth`). */
 export interface AuthInfo {
@@ -23,6 +42,8 @@ export interface AuthInfo {
   readonly scopes: readonly string[]
   /** The verified JWT claims, when the scheme verifies JWTs. */
   readonly claims?: Readonly<Record<string, unknown>>
+  /** The verified user, whatever `userProperty` says (the same value as `request.user` by default). */
+  readonly user: AuthUser
 }
 
 /** What a verifier returns: the user, or a falsy value to refuse the credential. */
@@ -34,20 +55,43 @@ export type VerifyFunction = (token: string, request: FastifyRequest) => VerifyR
 /** Static credentials: token -> user, as an object or a Map. */
 export type StaticTokens = Readonly<Record<string, AuthUser>> | ReadonlyMap<string, AuthUser>
 
-interface VerifierChoice {
+/**
+ * Exactly one verifier per scheme, in the types as at boot: each member requires one key and
+ * rules the others out (`?: never`), so a scheme with none or two does not compile.
+ */
+interface WithVerify {
   /** Turns the credential into a user (sync or async); a falsy result refuses it. */
-  verify?: VerifyFunction
-  /** Static credentials, compared in constant time against every entry. */
-  tokens?: StaticTokens
+  verify: VerifyFunction
+  tokens?: never
 }
+interface WithTokens {
+  verify?: never
+  /** Static credentials, compared in constant time against every entry. */
+  tokens: StaticTokens
+}
+type NoJwtOrOpaque = { jwt?: never, opaque?: never }
+/** The verifier of a bearer scheme: exactly one of `verify`, `tokens`, `jwt` or `opaque`. */
+type BearerVerifier =
+  | (WithVerify & NoJwtOrOpaque)
+  | (WithTokens & NoJwtOrOpaque)
+  | {
+    verify?: never
+    tokens?: never
+    /** Verify the token as a JWT access token (RFC 9068, RFC 8725). */
+    jwt: JwtOptions
+    opaque?: never
+  }
+  | {
+    verify?: never
+    tokens?: never
+    jwt?: never
+    /** Opaque tokens a token store issued (`MemoryTokenStore`, `RedisTokenStore`), looked up per request. */
+    opaque: OpaqueOptions
+  }
 
-/** `Authorization: Bearer <token>` (RFC 6750 §2.1). Exactly one of `verify`, `tokens`, `jwt` or `opaque`. */
-export interface BearerSchemeOptions extends VerifierChoice {
+/** The fields of a bearer scheme besides its verifier. */
+interface BearerSchemeFields {
   type: 'bearer'
-  /** Verify the token as a JWT access token (RFC 9068, RFC 8725). */
-  jwt?: JwtOptions
-  /** Opaque tokens a token store issued (`MemoryTokenStore`, `RedisTokenStore`), looked up per request. */
-  opaque?: OpaqueOptions
   /**
    * For the OpenAPI document only: the OAuth 2.0 token endpoint where clients get tokens
    * for this scheme. With it, @fastify/swagger shows the scheme as an `oauth2` password
@@ -65,23 +109,41 @@ export interface BearerSchemeOptions extends VerifierChoice {
   scopes?: Readonly<Record<string, string>>
 }
 
-/** An API key in a header, a query parameter or a cookie. Exactly one of `verify` or `tokens`. */
-export interface ApiKeySchemeOptions extends VerifierChoice {
+/** `Authorization: Bearer <token>` (RFC 6750 §2.1). Exactly one of `verify`, `tokens`, `jwt` or `opaque`. */
+export type BearerSchemeOptions = BearerSchemeFields & BearerVerifier
+
+/** The fields of an API key scheme besides its verifier. */
+interface ApiKeySchemeFields {
   type: 'apiKey'
   in: 'header' | 'query' | 'cookie'
   /** The header, query parameter or cookie name, e.g. `X-Token`. */
   name: string
 }
 
+/** An API key in a header, a query parameter or a cookie. Exactly one of `verify` or `tokens`. */
+export type ApiKeySchemeOptions = ApiKeySchemeFields & (WithVerify | WithTokens)
+
 /** One authentication scheme. */
 export type SchemeOptions = BearerSchemeOptions | ApiKeySchemeOptions
 
-/** Per-route predicate: return false to refuse with 403. */
-export type AuthorizeFunction = (request: FastifyRequest, user: AuthUser) => boolean | Promise<boolean>
+/**
+ * Per-route predicate: anything but `true` refuses with 403. Declared with method syntax, so
+ * its parameters are checked bivariantly: a predicate may annotate `request` with the route's
+ * own type (`FastifyRequest<{ Params: { id: string } }>`), which a plain function type would
+ * refuse under `strictFunctionTypes`.
+ *
+ * @example
+ * authorize (request: FastifyRequest<{ Params: { owner: string } }>, user) {
+ *   return request.params.owner === user.username
+ * }
+ */
+export type AuthorizeFunction = {
+  authorize (request: FastifyRequest, user: AuthUser): boolean | Promise<boolean>
+}['authorize']
 
 interface RouteAuthFields {
   /** Schemes this route accepts (by name). Default: the plugin's `defaultSchemes`. */
-  schemes?: readonly string[]
+  schemes?: readonly SchemeName[]
   /** Scopes the user must all have. */
   scopes?: readonly string[]
   /** A predicate the user must pass (403 unless it returns true). */
@@ -101,7 +163,7 @@ interface RouteAuthFields {
  * `auth: 'yes'` through it; requiring one key closes that.)
  */
 export type RouteAuthOptions =
-  | (RouteAuthFields & { schemes: readonly string[] })
+  | (RouteAuthFields & { schemes: readonly SchemeName[] })
   | (RouteAuthFields & { scopes: readonly string[] })
   | (RouteAuthFields & { authorize: AuthorizeFunction })
   | (RouteAuthFields & { optional: boolean })
@@ -133,13 +195,31 @@ export interface OpenapiOptions {
    */
   responses?: boolean | { readonly [status in RefusalStatus]?: boolean | Readonly<Record<string, unknown>> }
 }
+/**
+ * `userProperty` as the types allow it: `'user'` or nothing by default; required, and the
+ * declared name, when {@link FastifyProtectedRoutes} declares another `userProperty`.
+ */
+type UserPropertyOption = [UserProperty] extends ['user']
+  ? {
+      /**
+       * The request property the verified user goes on (`request.auth.user` has it too). Another
+       * name lets @fastify/jwt or @fastify/passport keep `request.user` during a migration;
+       * declare it as `userProperty` in {@link FastifyProtectedRoutes} to type it.
+       * @default 'user'
+       */
+      userProperty?: 'user'
+    }
+  : {
+      /** The request property the verified user goes on, as declared in {@link FastifyProtectedRoutes}. */
+      userProperty: UserProperty
+    }
 
 /** Options of the plugin. */
-export interface ProtectedRoutesOptions {
-  /** The schemes, by name. At least one. */
-  schemes: Readonly<Record<string, SchemeOptions>>
+export interface ProtectedRoutesOptions extends UserPropertyOption {
+  /** The schemes, by name. At least one; every declared name when {@link FastifyProtectedRoutes} declares `schemes`. */
+  schemes: Readonly<Record<SchemeName, SchemeOptions>>
   /** What `auth: true` accepts. @default every scheme, in declared order */
-  defaultSchemes?: readonly string[]
+  defaultSchemes?: readonly SchemeName[]
   /** Protect every route that does not say `auth: false`. @default false */
   protectByDefault?: boolean
   /**

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import { InvalidTokenError, VerifierFailedError, VerifierUnavailableError } from '../errors.js'
 import type { AuthInfo, AuthUser } from '../types.js'
 import { isThenable } from '../checks.js'
+import { Authenticated } from '../auth-info.js'
 import { deepFreeze } from './freeze.js'
 import { userScopes } from './scopes.js'
 
@@ -21,7 +22,7 @@ export interface Verified {
  * frozen already (by {@link deepFreeze}): the answer may be shared by many requests.
  */
 export function verified (scheme: string, user: AuthUser, scopes: readonly string[], claims?: Readonly<Record<string, unknown>>): Verified {
-  const auth: AuthInfo = Object.freeze(claims === undefined ? { scheme, scopes } : { scheme, scopes, claims })
+  const auth: AuthInfo = Object.freeze(new Authenticated(scheme, scopes, user, claims))
   return Object.freeze(claims === undefined ? { user, scopes, auth } : { user, scopes, claims, auth })
 }
 
