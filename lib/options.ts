@@ -34,6 +34,8 @@ const schemeKeys = {
   bearer: new Set(['type', 'verify', 'tokens', 'jwt', 'opaque', 'tokenUrl', 'scopes']),
   apiKey: new Set(['type', 'in', 'name', 'verify', 'tokens'])
 }
+// A key of the other type (tokenUrl on an API key) gets the more specific message of its own check.
+const anySchemeKey = new Set([...schemeKeys.bearer, ...schemeKeys.apiKey])
 // A property name one can write as `request.<name>`.
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
 const logLevels = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -76,7 +78,7 @@ function checkScheme (name: string, scheme: unknown): SchemeOptions {
   if (scheme.type !== 'bearer' && scheme.opaque !== undefined) fail(`schemes.${name}.opaque is for bearer schemes`)
   const known = schemeKeys[scheme.type]
   for (const key of Object.keys(scheme)) {
-    if (!known.has(key)) fail(`schemes.${name} has an unknown key '${key}' (known for ${scheme.type} schemes: ${[...known].join(', ')})`)
+    if (!anySchemeKey.has(key)) fail(`schemes.${name} has an unknown key '${key}' (known for ${scheme.type} schemes: ${[...known].join(', ')})`)
   }
   const sources = ['verify', 'tokens', 'jwt', 'opaque'].filter((key) => scheme[key] !== undefined)
   if (sources.length !== 1) fail(`schemes.${name} needs exactly one of ${scheme.type === 'bearer' ? 'verify, tokens, jwt or opaque' : 'verify or tokens'}`)

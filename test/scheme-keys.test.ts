@@ -11,7 +11,7 @@ const apiKeyKeys = 'type, in, name, verify, tokens'
 const cases: Array<[string, unknown, string]> = [
   ['a misspelled verifier alone', { type: 'bearer', verfiy: verify }, `schemes.s has an unknown key 'verfiy' (known for bearer schemes: ${bearerKeys})`],
   ['a misspelled key beside a verifier', { type: 'bearer', tokens: { t: { id: 1 } }, tokenURL: '/token' }, `schemes.s has an unknown key 'tokenURL' (known for bearer schemes: ${bearerKeys})`],
-  ['a key of another scheme type', { type: 'apiKey', in: 'header', name: 'X-Token', verify, tokenUrl: '/token' }, `schemes.s has an unknown key 'tokenUrl' (known for apiKey schemes: ${apiKeyKeys})`],
+  ['a key of no scheme type on an API key', { type: 'apiKey', in: 'header', name: 'X-Token', verify, header: 'X-Token' }, `schemes.s has an unknown key 'header' (known for apiKey schemes: ${apiKeyKeys})`],
   ['a misspelled API key field', { type: 'apiKey', in: 'header', name: 'X-Token', verify, nmae: 'X' }, `schemes.s has an unknown key 'nmae' (known for apiKey schemes: ${apiKeyKeys})`]
 ]
 
