@@ -33,6 +33,7 @@ function refuse (request: FastifyRequest, reply: FastifyReply, logLevel: LogLeve
   if (challenge !== undefined) reply.header('www-authenticate', challenge)
   // The scheme whose credential was refused, for the log line; never the credential.
   if (scheme !== undefined) (error as { scheme?: string }).scheme = scheme
+  // Fastify's null logger (no logger configured) and custom loggers need not have `silent`.
   if (logLevel !== 'silent') {
     const fields = { reason: error.code, scheme }
     safeLog(request.log, logLevel, fields, 'authentication refused', fields)

@@ -8,8 +8,6 @@ import type { LogLevel } from './types.js'
  * Returns whether `fields` could be written.
  */
 export function safeLog (log: FastifyBaseLogger, level: LogLevel, fields: Record<string, unknown>, message: string, fallback: Record<string, unknown>): boolean {
-  // Fastify's null logger (no logger configured) and custom loggers need not have `silent`.
-  if (level === 'silent') return true
   try {
     log[level](fields, message)
     return true

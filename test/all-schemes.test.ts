@@ -1,4 +1,5 @@
 import t from 'tap'
+import swagger from '@fastify/swagger'
 import protectedRoutes, { type ProtectedRoutesOptions } from '../lib/index.js'
 import { errorBody, fresh, spyVerify } from './helpers/app.js'
 
@@ -86,4 +87,17 @@ t.test('all is checked when the route is declared', async (t) => {
     })
     t.throws(() => server.get('/x', { config: { auth: auth as never } }, async () => 'ok'), { code: 'FST_PROTECTED_ROUTES_INVALID_ROUTE_CONFIG', message: `Invalid config.auth on GET /x: ${reason}` }, name)
   }
+})
+
+t.test('OpenAPI documents all as one requirement that names every scheme', async (t) => {
+  const built = options()
+  const server = fresh(t)
+  await server.register(swagger, { openapi: { openapi: '3.1.0', info: { title: 't', version: '1' } } })
+  await server.register(protectedRoutes, built.options)
+  server.get('/both', { config: { auth: { schemes: ['userToken', 'clientKey'], all: true, scopes: ['items:read'] } } }, async () => 'ok')
+  server.get('/either', { config: { auth: { schemes: ['userToken', 'clientKey'] } } }, async () => 'ok')
+  await server.ready()
+  const paths = (server.swagger() as { paths: Record<string, { get: { security: unknown } }> }).paths
+  t.same(paths['/both']!.get.security, [{ userToken: ['items:read'], clientKey: ['items:read'] }])
+  t.same(paths['/either']!.get.security, [{ userToken: [] }, { clientKey: [] }])
 })

@@ -2,17 +2,13 @@
 // on a real redis-server, its first requests answered while the client still connects.
 import t from 'tap'
 import { readFile } from 'node:fs/promises'
-import { register } from 'node:module'
 import { signAccessToken } from '../lib/index.js'
 import { errorBody } from './helpers/app.js'
+import { packageNameToSources } from './helpers/package-name.js'
 import { redisServer } from './helpers/redis.js'
 
-// The block imports 'fastify-protected-routes', as an app does. Here that name is the sources
-// (lib/), not a built dist/: what is tested is what the coverage gate counts.
-const lib = new URL('../lib/index.js', import.meta.url).href
-register(`data:text/javascript,${encodeURIComponent(`export function resolve (specifier, context, next) {
-  return next(specifier === 'fastify-protected-routes' ? ${JSON.stringify(lib)} : specifier, context)
-}`)}`)
+// The block imports 'fastify-protected-routes', as an app does: here that name is the sources.
+packageNameToSources()
 const { build } = await import('./fixtures/readme-redis.js')
 
 const server = await redisServer(t)

@@ -1,10 +1,10 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import protectedRoutes, { MemoryTokenStore, type JwtOptions, type ProtectedRoutesOptions } from '../lib/index.js'
+import protectedRoutes, { InvalidTokenError, MemoryTokenStore, type JwtOptions, type ProtectedRoutesOptions } from '../lib/index.js'
 import { kJwtInternals } from '../lib/verifiers/jwt.js'
 import { jwtDescriptions } from '../lib/verifiers/jwt-refusals.js'
 import { errorBody, fresh, spyVerify } from './helpers/app.js'
-import { AUDIENCE, claims, ISSUER, NOW, secret, sign } from './helpers/jwt.js'
+import { AUDIENCE, claims, encodePart, ISSUER, NOW, secret, sign } from './helpers/jwt.js'
 
 // Several schemes that read one place (two bearer schemes: one Authorization header) share its
 // credential: it is offered to them in the route's order, each skipped unless its verifier
@@ -118,8 +118,10 @@ t.test('a JWT from an issuer no scheme trusts is refused without any verificatio
   for (const token of [
     await sign(key, 'HS256', claims({ iss: 'https://elsewhere.example/' })),
     await sign(key, 'HS256', claims({ iss: undefined })),
-    // Three segments whose payload is not JSON at all.
-    'eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.c2ln'
+    // Three segments whose payload is not JSON at all, or JSON but not an object.
+    'eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.c2ln',
+    `eyJhbGciOiJIUzI1NiJ9.${encodePart(null)}.c2ln`,
+    `eyJhbGciOiJIUzI1NiJ9.${encodePart(42)}.c2ln`
   ]) {
     const res = await server.inject({ url: '/me', ...bearer(token) })
     t.equal(res.statusCode, 401)
@@ -205,4 +207,24 @@ t.test('credentials in different places must still each verify', async (t) => {
   const bad = await server.inject({ url: '/me', headers: { authorization: 'Bearer token-b', 'x-token': 'key-bad' } })
   t.equal(bad.statusCode, 401)
   t.same(bad.headers['www-authenticate'], [BEARER, 'ApiKey realm="api", in="header", name="X-Token", error="invalid_token", error_description="The API key is invalid"'])
+})
+
+t.test('a verifier that throws a refusal of its own words is refused with the fixed description, and the next is asked', async (t) => {
+  const server = await app(t, {
+    schemes: {
+      first: { type: 'bearer', verify: () => { throw new InvalidTokenError('words of the app, maybe a token') } },
+      second: { type: 'bearer', verify: () => null }
+    }
+  })
+  const res = await server.inject({ url: '/me', ...bearer('token') })
+  t.equal(res.statusCode, 401)
+  t.equal(res.headers['www-authenticate'], invalid('The access token is invalid'))
+  t.notMatch(res.body, 'words')
+  const onlyFirst = await app(t, {
+    schemes: {
+      first: { type: 'bearer', verify: () => null },
+      second: { type: 'bearer', verify: () => { throw new InvalidTokenError('words of the app, maybe a token') } }
+    }
+  })
+  t.equal((await onlyFirst.inject({ url: '/me', ...bearer('token') })).headers['www-authenticate'], invalid('The access token is invalid'))
 })

@@ -129,7 +129,7 @@ t.test('the boot error never quotes the offending token', async (t) => {
 
 t.test('the comparison itself refuses what no extractor would pass: non-ASCII, NUL or longer than maxTokenLength', async (t) => {
   const verify = staticTokensVerifier('s', { abc: { id: 1 }, abcd: { id: 2 } }, () => true, () => [], 4)
-  t.same(verify('abc', {} as FastifyRequest), { user: { id: 1 }, scopes: [], auth: { scheme: 's', scopes: [] } })
+  t.same(verify('abc', {} as FastifyRequest), { user: { id: 1 }, scopes: [], auth: { scheme: 's', scopes: [], user: { id: 1 } } })
   // Written as bytes, U+0163 would end in 0x63 ('c') and U+00E9 would become two bytes.
   t.equal(verify('ab\u0163', {} as FastifyRequest), null)
   t.equal(verify('ab\u00e9', {} as FastifyRequest), null)
@@ -137,6 +137,6 @@ t.test('the comparison itself refuses what no extractor would pass: non-ASCII, N
   t.equal(verify('abcde', {} as FastifyRequest), null)
   t.equal(verify('abc\u0000', {} as FastifyRequest), null)
   // The buffer is clean again after each call: the same short token still matches.
-  t.same(verify('abcd', {} as FastifyRequest), { user: { id: 2 }, scopes: [], auth: { scheme: 's', scopes: [] } })
-  t.same(verify('abc', {} as FastifyRequest), { user: { id: 1 }, scopes: [], auth: { scheme: 's', scopes: [] } })
+  t.same(verify('abcd', {} as FastifyRequest), { user: { id: 2 }, scopes: [], auth: { scheme: 's', scopes: [], user: { id: 2 } } })
+  t.same(verify('abc', {} as FastifyRequest), { user: { id: 1 }, scopes: [], auth: { scheme: 's', scopes: [], user: { id: 1 } } })
 })

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { signAccessToken } from '../../lib/index.js'
+import { packageNameToSources } from '../helpers/package-name.js'
 import { ensureBuilt, root, tsc } from './helpers.js'
 
 // A migration from @fastify/jwt: both plugins in one app, each verifying its own tokens on its
@@ -17,6 +18,8 @@ interface JwtApp {
 }
 
 await ensureBuilt()
+// The fixture is type-checked against dist (below), and runs on the sources.
+packageNameToSources()
 const { build, ISSUER, AUDIENCE } = await import(pathToFileURL(join(fixture, 'app.ts')).href) as JwtApp
 const secrets = { legacy: randomBytes(32).toString('hex'), current: randomBytes(32) }
 
