@@ -11,22 +11,10 @@ import protectedRoutes, {
   type TokenRecord,
   type TokenStore
 } from '../lib/index.js'
-import { build, errorBody } from './helpers/app.js'
+import { build, errorBody, spiedStore } from './helpers/app.js'
 
 const invalidChallenge = 'Bearer realm="api", error="invalid_token", error_description="The access token is invalid"'
 const invalidBody = errorBody(401, 'FST_PROTECTED_ROUTES_INVALID_TOKEN', 'The access token is invalid')
-
-/** A memory store whose lookups are recorded. */
-function spiedStore (): { store: MemoryTokenStore, lookups: string[] } {
-  const store = new MemoryTokenStore()
-  const lookups: string[] = []
-  const lookup = store.lookup.bind(store)
-  store.lookup = async (token) => {
-    lookups.push(token)
-    return await lookup(token)
-  }
-  return { store, lookups }
-}
 
 async function setup (t: Test, opaque: OpaqueOptions) {
   const app = await build(t, { schemes: { bearerAuth: { type: 'bearer', opaque } } })

@@ -1,9 +1,9 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import protectedRoutes, { InvalidTokenError, MemoryTokenStore, type JwtOptions, type ProtectedRoutesOptions } from '../lib/index.js'
+import protectedRoutes, { InvalidTokenError, type JwtOptions, type ProtectedRoutesOptions } from '../lib/index.js'
 import { kJwtInternals } from '../lib/verifiers/jwt.js'
 import { jwtDescriptions } from '../lib/verifiers/jwt-refusals.js'
-import { errorBody, fresh, spyVerify } from './helpers/app.js'
+import { errorBody, fresh, spiedStore, spyVerify } from './helpers/app.js'
 import { AUDIENCE, claims, encodePart, ISSUER, NOW, secret, sign } from './helpers/jwt.js'
 
 // Several schemes that read one place (two bearer schemes: one Authorization header) share its
@@ -20,18 +20,6 @@ function jwtOptions (key: Uint8Array, issuer = ISSUER): Counted {
   let count = 0
   const jwt = { secret: key, algorithms: ['HS256'], issuer, audience: AUDIENCE, [kJwtInternals]: { now: () => NOW * 1000, onVerify: () => { count++ } } } as JwtOptions
   return { jwt, verifications: () => count }
-}
-
-/** A MemoryTokenStore whose lookups are counted. */
-function countedStore (): { store: MemoryTokenStore, lookups: string[] } {
-  const store = new MemoryTokenStore()
-  const lookups: string[] = []
-  const lookup = store.lookup.bind(store)
-  store.lookup = async (token) => {
-    lookups.push(token)
-    return await lookup(token)
-  }
-  return { store, lookups }
 }
 
 async function app (t: Parameters<typeof fresh>[0], options: ProtectedRoutesOptions): Promise<FastifyInstance> {
@@ -83,7 +71,7 @@ t.test('a 401 lists each distinct challenge once', async (t) => {
 t.test('a JWT first and opaque tokens second: neither token pays for the other verifier', async (t) => {
   const key = secret()
   const { jwt, verifications } = jwtOptions(key)
-  const { store, lookups } = countedStore()
+  const { store, lookups } = spiedStore()
   const server = await app(t, { schemes: { idp: { type: 'bearer', jwt }, session: { type: 'bearer', opaque: { store } } } })
   const { token: opaque } = await store.issue({ subject: 'bob', scopes: [], expiresIn: 600 })
 
@@ -113,7 +101,7 @@ t.test('a JWT first and opaque tokens second: neither token pays for the other v
 t.test('a JWT from an issuer no scheme trusts is refused without any verification', async (t) => {
   const key = secret()
   const { jwt, verifications } = jwtOptions(key)
-  const { store, lookups } = countedStore()
+  const { store, lookups } = spiedStore()
   const server = await app(t, { schemes: { idp: { type: 'bearer', jwt }, session: { type: 'bearer', opaque: { store } } } })
   for (const token of [
     await sign(key, 'HS256', claims({ iss: 'https://elsewhere.example/' })),

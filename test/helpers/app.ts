@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import protectedRoutes, { type ProtectedRoutesOptions, type VerifyResult } from '../../lib/index.js'
+import protectedRoutes, { MemoryTokenStore, type ProtectedRoutesOptions, type VerifyResult } from '../../lib/index.js'
 
 /** The part of a tap test these helpers use. */
 interface Teardown {
@@ -75,4 +75,16 @@ export function freshWithLogs (t: Teardown, logs: LogCapture, options: FastifySe
 export async function listen (app: FastifyInstance): Promise<number> {
   await app.listen({ port: 0, host: '127.0.0.1' })
   return (app.server.address() as AddressInfo).port
+}
+
+/** A memory store whose lookups are recorded. */
+export function spiedStore (): { store: MemoryTokenStore, lookups: string[] } {
+  const store = new MemoryTokenStore()
+  const lookups: string[] = []
+  const lookup = store.lookup.bind(store)
+  store.lookup = async (token) => {
+    lookups.push(token)
+    return await lookup(token)
+  }
+  return { store, lookups }
 }
