@@ -5,6 +5,7 @@ import {
   AccessDeniedError,
   descriptions,
   InsufficientScopeError,
+  InsufficientUserAuthenticationError,
   InvalidRequestError,
   InvalidTokenError,
   MissingCredentialsError,
@@ -17,6 +18,7 @@ import type { Scheme } from './schemes/index.js'
 import type { LogLevel } from './types.js'
 import { isThenable } from './checks.js'
 import { safeLog } from './log.js'
+import { authenticatedEnough } from './step-up.js'
 import { classifyFault, withTimeout, type Verified } from './verifiers/verifier.js'
 
 /**
@@ -142,11 +144,21 @@ function admit (request: FastifyRequest, verified: Verified): void {
 }
 
 /**
- * Authorization, then {@link admit}: all scopes (RFC 6750 §3.1 insufficient_scope), then the
- * route's predicate, held to verifyTimeout like a verifier. Synchronous unless `authorize`
- * answers with a promise.
+ * Authorization, then {@link admit}: the authentication strength (RFC 9470 §3
+ * insufficient_user_authentication, 401), then all scopes (RFC 6750 §3.1 insufficient_scope,
+ * 403), then the route's predicate, held to verifyTimeout like a verifier. Synchronous unless
+ * `authorize` answers with a promise.
+ *
+ * Strength before scopes: a weak or stale authentication is a 401 the client resolves by
+ * re-authenticating, and the token it gets then may grant other scopes; a 403 first would send
+ * it for a token with more scopes that the route would still refuse for its authentication.
+ * Authentication comes before authorization, as 401 before 403 (RFC 9110 §15.5.2, §15.5.4).
  */
 function authorize (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number, scheme: Scheme, verified: Verified): Promise<void> | undefined {
+  const { stepUp } = route
+  if (stepUp !== undefined && !authenticatedEnough(stepUp, verified.claims, scheme.clockTolerance)) {
+    throw refuse(request, reply, logLevel, new InsufficientUserAuthenticationError(), scheme.name, stepUp.challenges.get(scheme.name))
+  }
   for (const scope of route.scopes) {
     if (!verified.scopes.includes(scope)) {
       const err = new InsufficientScopeError()

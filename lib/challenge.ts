@@ -3,8 +3,8 @@
  * configuration and fixed descriptions only, never from request bytes.
  */
 
-/** RFC 6750 §3 error codes. */
-export type ChallengeError = 'invalid_request' | 'invalid_token' | 'insufficient_scope'
+/** RFC 6750 §3 error codes, and RFC 9470 §3's. */
+export type ChallengeError = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'insufficient_user_authentication'
 
 /** The challenge a scheme sends with no error attribute, e.g. `Bearer realm="api"`. */
 export function baseChallenge (scheme: { type: 'bearer' } | { type: 'apiKey', in: string, name: string }, realm: string): string {
@@ -18,4 +18,17 @@ export function baseChallenge (scheme: { type: 'bearer' } | { type: 'apiKey', in
 export function errorChallenge (base: string, error: ChallengeError, description: string, scope?: string): string {
   const value = `${base}, error="${error}", error_description="${description}"`
   return scope === undefined ? value : `${value}, scope="${scope}"`
+}
+
+/**
+ * RFC 9470 §3: a base challenge with `insufficient_user_authentication` and the route's
+ * requirements: `acr_values` (space-separated, in the route's order of preference) and/or
+ * `max_age` (seconds). Both come from the route's declaration, checked to be safe in a
+ * quoted-string.
+ */
+export function stepUpChallenge (base: string, description: string, acr: readonly string[] | undefined, maxAge: number | undefined): string {
+  let value = errorChallenge(base, 'insufficient_user_authentication', description)
+  if (acr !== undefined) value += `, acr_values="${acr.join(' ')}"`
+  if (maxAge !== undefined) value += `, max_age="${maxAge}"`
+  return value
 }

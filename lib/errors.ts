@@ -60,6 +60,18 @@ export const InsufficientScopeError = createError(
   false
 )
 
+/**
+ * The token is valid but the authentication behind it is not strong or recent enough for the
+ * route's `acr` / `maxAge` (RFC 9470 §3): a 401, so the client can re-authenticate and retry.
+ */
+export const InsufficientUserAuthenticationError = createError(
+  'FST_PROTECTED_ROUTES_INSUFFICIENT_USER_AUTHENTICATION',
+  'The authentication behind the access token is not strong or recent enough',
+  401,
+  Error,
+  false
+)
+
 /** The route's `authorize` predicate refused the user (RFC 9110 §15.5.4). */
 export const AccessDeniedError = createError(
   'FST_PROTECTED_ROUTES_ACCESS_DENIED',
@@ -133,6 +145,7 @@ export type ProtectedRoutesErrorCode =
   | 'FST_PROTECTED_ROUTES_INVALID_REQUEST'
   | 'FST_PROTECTED_ROUTES_INVALID_TOKEN'
   | 'FST_PROTECTED_ROUTES_INSUFFICIENT_SCOPE'
+  | 'FST_PROTECTED_ROUTES_INSUFFICIENT_USER_AUTHENTICATION'
   | 'FST_PROTECTED_ROUTES_ACCESS_DENIED'
   | 'FST_PROTECTED_ROUTES_VERIFIER_FAILED'
   | 'FST_PROTECTED_ROUTES_VERIFIER_UNAVAILABLE'

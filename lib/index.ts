@@ -33,6 +33,7 @@ export type { IssuedToken, RevocableClaims, TokenGrant, TokenRecord, TokenStore 
 export {
   AccessDeniedError,
   InsufficientScopeError,
+  InsufficientUserAuthenticationError,
   InvalidOptionError,
   InvalidRequestError,
   InvalidRouteConfigError,

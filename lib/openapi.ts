@@ -29,6 +29,7 @@ import type { FastifyInstance, RouteOptions } from 'fastify'
 import type { ProtectedRoutesErrorCode } from './errors.js'
 import type { NormalizedOpenapiOptions, NormalizedOptions } from './options.js'
 import { PUBLIC, type ResolvedRoute } from './route-config.js'
+import type { StepUp } from './step-up.js'
 import type { SchemeOptions } from './types.js'
 import { isPlainObject as isRecord } from './checks.js'
 
@@ -70,6 +71,7 @@ const codes = {
   missingCredentials: 'FST_PROTECTED_ROUTES_MISSING_CREDENTIALS',
   invalidToken: 'FST_PROTECTED_ROUTES_INVALID_TOKEN',
   insufficientScope: 'FST_PROTECTED_ROUTES_INSUFFICIENT_SCOPE',
+  insufficientUserAuthentication: 'FST_PROTECTED_ROUTES_INSUFFICIENT_USER_AUTHENTICATION',
   accessDenied: 'FST_PROTECTED_ROUTES_ACCESS_DENIED'
 } as const satisfies Record<string, ProtectedRoutesErrorCode>
 
@@ -137,13 +139,23 @@ export function requirements (resolution: Resolution, context: DocumentContext):
   return alternatives
 }
 
+/** RFC 9470: what the 401 says of a route's `acr` / `maxAge`, or nothing. */
+function stepUpRefusal (stepUp: StepUp | undefined): string {
+  if (stepUp === undefined) return ''
+  const needs: string[] = []
+  if (stepUp.acr !== undefined) needs.push(`an acr of ${stepUp.acr.join(', ')}`)
+  if (stepUp.maxAge !== undefined) needs.push(`an authentication at most ${stepUp.maxAge} seconds old`)
+  return `, or one whose authentication is not strong or recent enough (${codes.insufficientUserAuthentication}: re-authenticate with ${needs.join(' and ')})`
+}
+
 /** The refusals a protected route can answer: status and description. */
 export function refusals (route: ResolvedRoute): Array<[status: keyof NormalizedOpenapiOptions['responses'], description: string]> {
+  const unauthorized = route.optional
+    ? `Unauthorized: an invalid credential (${codes.invalidToken})`
+    : `Unauthorized: no credential (${codes.missingCredentials}) or an invalid one (${codes.invalidToken})`
   const result: Array<[keyof NormalizedOpenapiOptions['responses'], string]> = [
     ['400', `Bad Request, e.g. a malformed credential (${codes.invalidRequest})`],
-    ['401', route.optional
-      ? `Unauthorized: an invalid credential (${codes.invalidToken}); a request without one is let through`
-      : `Unauthorized: no credential (${codes.missingCredentials}) or an invalid one (${codes.invalidToken})`]
+    ['401', `${unauthorized}${stepUpRefusal(route.stepUp)}${route.optional ? '; a request without one is let through' : ''}`]
   ]
   const forbidden: string[] = []
   if (route.scopes.length > 0) forbidden.push(`a required scope is missing, of ${route.scopes.join(', ')} (${codes.insufficientScope})`)

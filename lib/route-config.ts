@@ -1,5 +1,7 @@
-import { errorChallenge } from './challenge.js'
+import { errorChallenge, stepUpChallenge } from './challenge.js'
+import { InsufficientUserAuthenticationError } from './errors.js'
 import type { Scheme } from './schemes/index.js'
+import type { StepUp } from './step-up.js'
 import type { AuthorizeFunction } from './types.js'
 import { SCOPE_TOKEN } from './checks.js'
 
@@ -21,6 +23,8 @@ export interface ResolvedRoute {
   /** Every scheme's credential must be present and verify (`all: true`); else any one will do. */
   readonly all: boolean
   readonly scopes: readonly string[]
+  /** `acr` / `maxAge` (RFC 9470), checked before the scopes; `undefined` when the route has neither. */
+  readonly stepUp: StepUp | undefined
   readonly authorize: AuthorizeFunction | undefined
   readonly optional: boolean
   /**
@@ -37,7 +41,8 @@ export interface ResolvedRoute {
 /** What a route that asks for nothing resolves to. */
 export const PUBLIC = Object.freeze({ public: true as const })
 
-const routeKeys = new Set(['schemes', 'scopes', 'authorize', 'optional', 'all'])
+const routeKeys = new Set(['schemes', 'scopes', 'authorize', 'optional', 'all', 'acr', 'maxAge'])
+const knownKeys = [...routeKeys].join(', ')
 
 interface Context {
   readonly schemes: ReadonlyMap<string, Scheme>
@@ -91,7 +96,7 @@ export function resolveRoute (auth: unknown, method: string | readonly string[],
   }
   const record = options as Record<string, unknown>
   for (const key of Object.keys(record)) {
-    if (!routeKeys.has(key)) problem(`unknown key '${key}' (known: schemes, scopes, authorize, optional, all)`)
+    if (!routeKeys.has(key)) problem(`unknown key '${key}' (known: ${knownKeys})`)
   }
 
   let names = context.defaultSchemes
@@ -125,6 +130,7 @@ export function resolveRoute (auth: unknown, method: string | readonly string[],
     groups,
     all,
     scopes: Object.freeze([...scopes]),
+    stepUp: resolveStepUp(record, schemes, all, bases),
     authorize: record.authorize as AuthorizeFunction | undefined,
     optional: record.optional === true,
     // Preflights carry no credentials (Fetch §4.8). An explicit config.auth is honoured as written.
@@ -132,6 +138,38 @@ export function resolveRoute (auth: unknown, method: string | readonly string[],
     bases,
     challenges: oneOrMany([...bases])
   })
+}
+
+/**
+ * `acr` and `maxAge` (RFC 9470), checked and resolved with the 401 header value for each scheme
+ * that may identify the user (every scheme, or with `all` the first). Each such
+ * scheme must carry claims: a verify function, static tokens, a token store or an API key have
+ * no `acr` or `auth_time`, so a user they identify could never pass, and the route would refuse
+ * them all at request time; the declaration is refused instead.
+ */
+function resolveStepUp (record: Record<string, unknown>, schemes: readonly Scheme[], all: boolean, bases: readonly string[]): StepUp | undefined {
+  const { acr, maxAge } = record
+  if (acr === undefined && maxAge === undefined) return undefined
+  let values: readonly string[] | undefined
+  if (acr !== undefined) {
+    values = stringList(acr, 'acr')
+    if (values.length === 0) problem('acr must list at least one value')
+    // They go into acr_values, a space-separated quoted-string (RFC 9470 §3).
+    if (values.some((value) => !SCOPE_TOKEN.test(value))) problem('acr values must be printable ASCII without spaces, quotes or backslashes')
+    values = Object.freeze([...values])
+  }
+  if (maxAge !== undefined && (!Number.isSafeInteger(maxAge) || (maxAge as number) < 0)) problem('maxAge must be a non-negative integer (seconds)')
+  const blind = (all ? schemes.slice(0, 1) : schemes).find((scheme) => !scheme.hasClaims)
+  if (blind !== undefined) {
+    problem(`acr and maxAge are read from the claims of the token that identifies the user, and scheme '${blind.name}' has none (only jwt and introspection schemes carry claims)${all ? '; with all, the first scheme identifies the user' : ''}`)
+  }
+  const description = new InsufficientUserAuthenticationError().message
+  const challenges = new Map<string, string | readonly string[]>()
+  for (const scheme of schemes) {
+    const refused = stepUpChallenge(scheme.challenge, description, values, maxAge as number | undefined)
+    challenges.set(scheme.name, oneOrMany(bases.map((base) => base === scheme.challenge ? refused : base)))
+  }
+  return Object.freeze({ acr: values, maxAge: maxAge as number | undefined, challenges })
 }
 
 function distinct (values: readonly string[]): readonly string[] {

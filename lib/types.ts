@@ -155,6 +155,21 @@ interface RouteAuthFields {
    * own place: all must be present and verify; the user is the first one's. Not with `optional`.
    */
   all?: boolean
+  /**
+   * Step-up (RFC 9470): the token's `acr` claim must be one of these, else 401
+   * `insufficient_user_authentication` with `acr_values` (in this order of preference), so the
+   * client can re-authenticate. Checked before `scopes`. Only schemes whose tokens carry claims
+   * (`jwt`, introspection); the route's declaration fails otherwise.
+   * @example ['mfa']
+   */
+  acr?: readonly string[]
+  /**
+   * Step-up (RFC 9470): the token's `auth_time` claim must be at most this many seconds old
+   * (with the scheme's `clockTolerance`), else 401 `insufficient_user_authentication` with
+   * `max_age`. Checked before `scopes`; same schemes as `acr`.
+   * @example 300
+   */
+  maxAge?: number
 }
 
 /**
@@ -168,6 +183,8 @@ export type RouteAuthOptions =
   | (RouteAuthFields & { authorize: AuthorizeFunction })
   | (RouteAuthFields & { optional: boolean })
   | (RouteAuthFields & { all: boolean })
+  | (RouteAuthFields & { acr: readonly string[] })
+  | (RouteAuthFields & { maxAge: number })
 
 /**
  * `config.auth` on a route: `true` (any default scheme), `false` (public, even under
@@ -178,7 +195,7 @@ export type RouteAuthConfig = boolean | RouteAuthOptions
 /** Log levels the plugin may log refusals at. */
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
-/** A refusal this plugin documents: 400 (malformed credential), 401 (none or invalid), 403 (scope or authorize). */
+/** A refusal this plugin documents: 400 (malformed credential), 401 (none, invalid, or a step-up), 403 (scope or authorize). */
 export type RefusalStatus = 400 | 401 | 403
 
 /** For the OpenAPI document only: what @fastify/swagger's document says about this plugin. */

@@ -16,6 +16,7 @@ function route (fields: Partial<ResolvedRoute> & { names?: string[] }): Resolved
     groups: schemes.map((scheme) => ({ schemes: [scheme], first: scheme })),
     all: fields.all ?? false,
     scopes: fields.scopes ?? [],
+    stepUp: fields.stepUp,
     authorize: fields.authorize,
     optional: fields.optional ?? false,
     preflightExempt: false,

@@ -28,7 +28,7 @@ const invalid: Array<[string, unknown, string]> = [
   ['null', null, 'must be true, false or an object'],
   ['an array', ['bearer'], 'must be true, false or an object'],
   ['a number', 1, 'must be true, false or an object'],
-  ['an unknown key', { scheme: ['bearer'] }, "unknown key 'scheme' (known: schemes, scopes, authorize, optional, all)"],
+  ['an unknown key', { scheme: ['bearer'] }, "unknown key 'scheme' (known: schemes, scopes, authorize, optional, all, acr, maxAge)"],
   ['schemes as a string', { schemes: 'bearer' }, 'schemes must be an array of strings'],
   ['schemes holding a number', { schemes: ['bearer', 1] }, 'schemes must be an array of strings'],
   ['a scheme listed twice', { schemes: ['bearer', 'bearer'] }, 'schemes lists an entry twice'],

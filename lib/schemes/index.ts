@@ -11,6 +11,7 @@ import { staticTokensVerifier } from '../verifiers/static-tokens.js'
 import { jwtVerifier } from '../verifiers/jwt.js'
 import { opaqueVerifier } from '../verifiers/opaque.js'
 import { jwtTakes, takesOpaque, type Takes } from '../verifiers/takes.js'
+import { DEFAULT_CLOCK_TOLERANCE } from '../step-up.js'
 import { apiKeyExtractor, isApiKey } from './api-key.js'
 import { bearerExtractor, isBearerToken } from './bearer.js'
 
@@ -35,6 +36,13 @@ export interface Scheme {
   readonly place: string
   /** When its place is shared: whether its verifier takes a credential (see verifiers/takes.ts); `undefined`: any. */
   readonly takes: Takes | undefined
+  /**
+   * Whether its verifier's answers carry the token's claims (`Verified.claims`), which a route's
+   * `acr` / `maxAge` read (lib/step-up.ts).
+   */
+  readonly hasClaims: boolean
+  /** The leeway for time claims, in seconds: the JWT scheme's `clockTolerance`, else the JWT default. */
+  readonly clockTolerance: number
   /**
    * Verifies a credential and calls `answer` once: at once when the verifier answered
    * synchronously, else when it settles. No promise of its own: a callback costs less.
@@ -181,6 +189,15 @@ function takesOf (options: SchemeOptions): Takes | undefined {
   return undefined
 }
 
+/**
+ * See {@link Scheme.hasClaims}: every bearer verifier that reads tokens from an authorization
+ * server (a JWT, introspection); not a verify function, static tokens or a token store, whose
+ * answers are users, nor an API key.
+ */
+function hasClaims (options: SchemeOptions): boolean {
+  return options.type === 'bearer' && options.verify === undefined && options.tokens === undefined && options.opaque === undefined
+}
+
 /** Builds every configured scheme. `bearerAuthFactory` comes from @fastify/bearer-auth. */
 export async function buildSchemes (options: NormalizedOptions, bearerAuthFactory: BearerAuthFactory): Promise<ReadonlyMap<string, Scheme>> {
   const schemes = new Map<string, Scheme>()
@@ -195,6 +212,8 @@ export async function buildSchemes (options: NormalizedOptions, bearerAuthFactor
         : apiKeyExtractor(scheme.in, scheme.name, options.maxTokenLength),
       place: placeOf(scheme),
       takes: takesOf(scheme),
+      hasClaims: hasClaims(scheme),
+      clockTolerance: scheme.type === 'bearer' ? scheme.jwt?.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE : DEFAULT_CLOCK_TOLERANCE,
       verify: scheme.type === 'bearer'
         ? throughBearerAuth(bearerAuthFactory, verifier)
         : answering(verifier)

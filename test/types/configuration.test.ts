@@ -117,3 +117,14 @@ t.test('authorize may type its request as the route does (method syntax is check
     t.equal((await app.inject({ url: `${prefix}/bob`, headers })).statusCode, 403)
   }
 })
+
+t.test('acr and maxAge are typed, each enough on its own: a list of strings, a number of seconds', async (t) => {
+  const acr: RouteAuthConfig = { acr: ['mfa'] }
+  const maxAge: RouteAuthConfig = { maxAge: 300 }
+  const both: RouteAuthConfig = { acr: ['mfa', 'pwd'], maxAge: 300, scopes: ['admin'] }
+  // @ts-expect-error acr is a list, not a string
+  const oneString: RouteAuthConfig = { acr: 'mfa' }
+  // @ts-expect-error maxAge is a number of seconds, not a string
+  const text: RouteAuthConfig = { maxAge: '300' }
+  t.same([acr, maxAge, both, oneString, text].map((value) => typeof value), ['object', 'object', 'object', 'object', 'object'])
+})
