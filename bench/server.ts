@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose'
 // The compiled package, as users get it (npm run bench builds it first): running the
 // TypeScript sources through tsx would add its per-closure helper calls to every request.
-import protectedRoutes from '../dist/index.js'
+import protectedRoutes, { MemoryTokenStore } from '../dist/index.js'
 
 export interface Scenario {
   name: string
@@ -101,6 +101,23 @@ await app.register(async (child) => {
   child.get('/scopes', { config: { auth: { schemes: ['bearerStatic'], scopes: ['items:read'] } } }, handler)
 })
 
+// Several bearer schemes on one route, JWT first and a token store second (issue 14): an opaque
+// token skips the JWT scheme on its pre-check (lib/verifiers/takes.ts) and pays no JWT
+// verification; the JWT scheme is uncached RS256, so a token that reached it would show. The
+// same store alone, on a route of its own, is the baseline.
+const opaqueStore = new MemoryTokenStore()
+const opaqueToken = (await opaqueStore.issue({ subject: 'alice', expiresIn: 3600, scopes: ['items:read'], user: { username: 'alice' } })).token
+await app.register(async (child) => {
+  await child.register(protectedRoutes, {
+    schemes: {
+      jwtFirst: { type: 'bearer', jwt: { issuer, audience, typ: 'at+jwt', publicKey: publicPem, algorithms: ['RS256'], cache: false } },
+      opaqueSecond: { type: 'bearer', opaque: { store: opaqueStore } }
+    }
+  })
+  child.get('/several/opaque-second', { config: { auth: { schemes: ['jwtFirst', 'opaqueSecond'] } } }, handler)
+  child.get('/several/opaque-alone', { config: { auth: { schemes: ['opaqueSecond'] } } }, handler)
+})
+
 const url = await app.listen({ port: 0, host: '127.0.0.1' })
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 
@@ -117,6 +134,8 @@ const scenarios: Scenario[] = [
   { name: 'JWT RS256 (local JWKS), cached', group: 'ours', path: '/jwt-rs', headers: bearer(rsToken), expectStatus: 200 },
   { name: 'bearer static + scopes check', group: 'ours', path: '/scopes', headers: bearer(staticToken), expectStatus: 200 },
   { name: '401 refusal (wrong token)', group: 'ours', path: '/bearer-static', headers: bearer('wrong-token'), expectStatus: 401 },
+  { name: 'several bearer schemes, opaque store alone (baseline)', group: 'ours', path: '/several/opaque-alone', headers: bearer(opaqueToken), expectStatus: 200 },
+  { name: 'several bearer schemes, opaque token second', group: 'ours', path: '/several/opaque-second', headers: bearer(opaqueToken), expectStatus: 200 },
   { name: '@fastify/bearer-auth alone', group: 'peer', path: '/peer/bearer-auth', headers: bearer(staticToken), expectStatus: 200 },
   { name: '@fastify/auth + bearer-auth', group: 'peer', path: '/peer/auth', headers: bearer(staticToken), expectStatus: 200 },
   { name: '@fastify/jwt HS256, uncached', group: 'peer', path: '/peer/jwt-hs', headers: bearer(hsToken), expectStatus: 200 },
