@@ -54,6 +54,8 @@ export interface IssuerOptions {
   readonly path?: string
   /** The signing algorithm of JWT access tokens when a request names none. @default 'RS256' */
   readonly alg?: SigningAlg
+  /** The algorithms the provider has a signing key for (`alg` is added). @default ['RS256', 'ES256'] */
+  readonly algs?: readonly SigningAlg[]
   /** Listen at once; `false` reserves a port and leaves the issuer down until `start()`. @default true */
   readonly started?: boolean
   /** Access token lifetime in seconds. @default 300 */
@@ -71,7 +73,7 @@ export interface TokenRequest {
   readonly scope?: string
   /** Which client asks (and so how it authenticates). @default 'basic' */
   readonly client?: ClientName
-  /** Signing algorithm of this JWT access token. @default the issuer's `alg` */
+  /** Signing algorithm of this JWT access token, one of the issuer's `algs`. @default the issuer's `alg` */
   readonly alg?: SigningAlg
   /** Lifetime of this token in seconds. @default the issuer's `ttl` */
   readonly ttl?: number
@@ -99,8 +101,8 @@ export interface Issuer {
   /** `{origin}/.well-known/oauth-authorization-server{path}` (RFC 8414 §3.1) */
   readonly oauthMetadataUrl: string
   readonly clients: Readonly<Record<ClientName, ClientCredentials>>
-  /** The kid each algorithm signs with now. */
-  readonly kids: Readonly<Record<SigningAlg, string>>
+  /** The kid each of the issuer's algorithms signs with now. */
+  readonly kids: Readonly<Partial<Record<SigningAlg, string>>>
   /** A fresh access token from the client credentials grant. */
   token: (request?: TokenRequest) => Promise<string>
   /** The whole token endpoint response, as oauth4webapi validated it. */
@@ -179,13 +181,11 @@ function requestOptions (ctx: KoaContextWithOIDC): TokenRequest {
   return raw === '' ? {} : JSON.parse(raw) as TokenRequest
 }
 
-const ALGS: readonly SigningAlg[] = ['RS256', 'ES256', 'PS256', 'EdDSA']
-
 /**
  * Starts oidc-provider on 127.0.0.1 (a free port) and closes it when the test ends. Clients
  * `basic` (client_secret_basic) and `post` (client_secret_post) may use the client credentials
  * grant, introspection and revocation. Every resource gets JWT access tokens, {@link OPAQUE_RESOURCE}
- * opaque ones. Signing keys: one per algorithm of `SigningAlg`.
+ * opaque ones. Signing keys: one per algorithm of `algs`.
  */
 export async function startIssuer (t: Teardown, options: IssuerOptions = {}): Promise<Issuer> {
   const path = options.path ?? ''
@@ -205,12 +205,11 @@ export async function startIssuer (t: Teardown, options: IssuerOptions = {}): Pr
   }
 
   let generation = 0
-  const kids = {} as Record<SigningAlg, string>
-  const keys: JWK[] = []
-  for (const alg of ALGS) {
-    kids[alg] = `${alg.toLowerCase()}-${generation}`
-    keys.push(await privateJwk(alg, kids[alg]))
-  }
+  const algs = [...new Set([defaultAlg, ...options.algs ?? ['RS256', 'ES256']])]
+  const kids: Partial<Record<SigningAlg, string>> = {}
+  for (const alg of algs) kids[alg] = `${alg.toLowerCase()}-${generation}`
+  // RSA key generation is most of the start-up time: only the algorithms asked for, in parallel.
+  const keys: JWK[] = await Promise.all(algs.map((alg) => privateJwk(alg, kids[alg]!)))
 
   const errors: unknown[] = []
   const adapter = memoryAdapter()
@@ -340,6 +339,7 @@ export async function startIssuer (t: Teardown, options: IssuerOptions = {}): Pr
   }
 
   async function tokenResponse (request: TokenRequest = {}): Promise<oauth.TokenEndpointResponse> {
+    if (request.alg !== undefined && !algs.includes(request.alg)) throw new Error(`this issuer has no ${request.alg} key: list it in startIssuer's algs`)
     const server = await as()
     const [client, auth] = clientAuth(request.client ?? 'basic')
     const parameters = { resource: request.resource ?? JWT_RESOURCE, scope: request.scope ?? 'read' }
@@ -374,6 +374,7 @@ export async function startIssuer (t: Teardown, options: IssuerOptions = {}): Pr
       await oauth.processRevocationResponse(await oauth.revocationRequest(server, client, auth, token, insecure))
     },
     async rotate (alg = defaultAlg, { retire = false } = {}) {
+      if (!algs.includes(alg)) throw new Error(`this issuer has no ${alg} key: list it in startIssuer's algs`)
       generation++
       const kid = `${alg.toLowerCase()}-${generation}`
       const retired = kids[alg]
