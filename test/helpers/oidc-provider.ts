@@ -224,7 +224,10 @@ export async function startIssuer (t: Teardown, options: IssuerOptions = {}): Pr
         grant_types: ['client_credentials'],
         response_types: [],
         redirect_uris: [],
-        scope: SCOPES
+        scope: SCOPES,
+        // Checked against the keystore when the client is loaded, though no ID token is ever
+        // issued here: the default (RS256) would make the client invalid on an issuer without an RSA key.
+        id_token_signed_response_alg: defaultAlg
       })),
       jwks: { keys: [...keys] },
       // Client credentials tokens have no account; none is ever looked up.
