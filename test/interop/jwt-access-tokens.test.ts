@@ -12,14 +12,14 @@ const invalid = (description: string): string => `Bearer realm="api", error="inv
 const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } })
 
 /** A fresh Fastify trusting `as` through its jwks_uri; its clock can be moved ahead by `skew` ms. */
-async function resourceServer (t: Parameters<typeof fresh>[0], as: Issuer) {
+async function resourceServer (t: Parameters<typeof fresh>[0], as: Issuer, algorithms = ['RS256', 'ES256']) {
   let verifications = 0
   const clock = { skew: 0 }
   const jwt = {
     jwksUrl: as.jwksUri,
     issuer: as.issuer,
     audience: JWT_RESOURCE,
-    algorithms: ['RS256', 'ES256'],
+    algorithms,
     typ: 'at+jwt',
     [kJwtInternals]: { now: () => Date.now() + clock.skew, onVerify: () => { verifications++ } }
   } as JwtOptions
@@ -91,5 +91,25 @@ test('an opaque token of the same provider is not a JWT: 401 malformed, no key f
   t.equal(res.statusCode, 401)
   t.equal(res.headers['www-authenticate'], invalid(jwtDescriptions.malformed))
   t.same(res.json(), errorBody(401, 'FST_PROTECTED_ROUTES_INVALID_TOKEN', jwtDescriptions.malformed))
+  t.equal(as.hits('/jwks'), 0)
+})
+
+test('PS256 and EdDSA tokens of the provider verify too', async (t) => {
+  const as = await startIssuer(t, { alg: 'PS256', algs: ['EdDSA'] })
+  const { app } = await resourceServer(t, as, ['PS256', 'EdDSA'])
+  for (const alg of ['PS256', 'EdDSA'] as const) {
+    const token = await as.token({ alg })
+    t.equal(decodeProtectedHeader(token).alg, alg)
+    t.equal((await app.inject({ url: '/me', ...bearer(token) })).statusCode, 200, alg)
+  }
+})
+
+test('a token signed with an algorithm the scheme does not list is refused before any key is fetched', async (t) => {
+  const as = await startIssuer(t)
+  const { app } = await resourceServer(t, as, ['ES256'])
+  const res = await app.inject({ url: '/me', ...bearer(await as.token({ alg: 'RS256' })) })
+  t.equal(res.statusCode, 401)
+  t.equal(res.headers['www-authenticate'], invalid(jwtDescriptions.unsupportedAlgorithm))
+  t.same(res.json(), errorBody(401, 'FST_PROTECTED_ROUTES_INVALID_TOKEN', jwtDescriptions.unsupportedAlgorithm))
   t.equal(as.hits('/jwks'), 0)
 })
