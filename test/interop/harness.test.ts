@@ -44,8 +44,10 @@ test('the harness offers a path issuer, per-token alg, ttl and claims, key rotat
 
   as.fault('/jwks', { status: 503 })
   t.equal((await fetch(as.jwksUri)).status, 503, 'a fault on a path')
+  as.fault('/jwks', { delay: 5000 })
+  await t.rejects(fetch(as.jwksUri, { signal: AbortSignal.timeout(100) }), 'a slow path')
   as.fault('/jwks', undefined)
-  t.ok(as.hits('/jwks') >= 2, 'hits counted per path')
+  t.equal(as.hits('/jwks'), 3, 'hits counted per path, faults included')
 
   const opaque = await as.token({ resource: OPAQUE_RESOURCE })
   await as.stop()
