@@ -3,6 +3,7 @@ import type { JwtOptions, JwtPublicKey } from './jwt-options.js'
 import { jwtDescriptions } from './jwt-refusals.js'
 import { compileScopeClaim, type ScopeReader } from './scopes.js'
 import { isPlainObject } from '../checks.js'
+import { isAllowedEndpoint } from './endpoint-url.js'
 
 /** HS* algorithms and the least secret length each allows, in bytes (RFC 7518 §3.2: at least the hash size). */
 const HMAC_MIN_BYTES: Readonly<Record<string, number>> = Object.freeze({ HS256: 32, HS384: 48, HS512: 64 })
@@ -34,7 +35,6 @@ const KNOWN = new Set([
   'maxTokenAge', 'scopeClaim', 'user', 'isRevoked', 'cache', 'jwksTimeout', 'jwksCooldown', 'jwksCacheMaxAge'
 ])
 const JWKS_ONLY = ['jwksTimeout', 'jwksCooldown', 'jwksCacheMaxAge'] as const
-const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost'])
 const MAX_CLOCK_TOLERANCE = 300
 
 /** Where the verification keys come from, checked. */
@@ -127,7 +127,7 @@ function checkJwksUrl (path: string, options: Record<string, unknown>): KeySourc
   } catch {
     throw new InvalidOptionError(`${path}.jwksUrl must be an absolute URL`)
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
+  if (!isAllowedEndpoint(url)) {
     throw new InvalidOptionError(`${path}.jwksUrl must use https: (http: is allowed on a loopback host only)`)
   }
   return {
