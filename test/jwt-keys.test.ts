@@ -77,7 +77,7 @@ t.test('the key type must fit the algorithms at boot', async (t) => {
   const rsa = await keyPair('RS256')
   const ec = await keyPair('ES256')
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
-    ['a secret with RS256', { secret: secret(), algorithms: ['RS256'] }, /secret is for HS\* algorithms; RS256 need publicKey or jwksUrl/],
+    ['a secret with RS256', { secret: secret(), algorithms: ['RS256'] }, /secret is for HS\* algorithms; RS256 need publicKey, jwksUrl or discovery/],
     ['a public key with HS256', { publicKey: rsa.publicPem, algorithms: ['HS256'] }, /publicKey is for asymmetric algorithms; HS256 need secret/],
     ['a JWKS with HS256', { jwksUrl: 'https://issuer.example/jwks', algorithms: ['HS256'] }, /jwksUrl is for asymmetric algorithms/],
     ['an EC key with RS256', { publicKey: ec.publicPem, algorithms: ['RS256'] }, /publicKey does not fit RS256/],

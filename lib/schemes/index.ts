@@ -184,7 +184,7 @@ function placeOf (options: SchemeOptions): string {
 /** See {@link Scheme.takes}: JWTs go to JWT schemes that trust their issuer, the rest to stores; any to the others. */
 function takesOf (options: SchemeOptions): Takes | undefined {
   if (options.type !== 'bearer' || options.verify !== undefined) return undefined
-  if (options.jwt !== undefined) return jwtTakes([options.jwt.issuer])
+  if (options.jwt !== undefined) return jwtTakes(options.jwt.issuers === undefined ? [options.jwt.issuer] : options.jwt.issuers.map(({ issuer }) => issuer))
   if (options.opaque !== undefined) return takesOpaque
   return undefined
 }

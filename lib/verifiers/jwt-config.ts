@@ -4,6 +4,7 @@ import { jwtDescriptions } from './jwt-refusals.js'
 import { compileScopeClaim, type ScopeReader } from './scopes.js'
 import { isPlainObject } from '../checks.js'
 import { isAllowedEndpoint } from './endpoint-url.js'
+import { checkIssuerUrl } from './discovery.js'
 
 /** HS* algorithms and the least secret length each allows, in bytes (RFC 7518 §3.2: at least the hash size). */
 const HMAC_MIN_BYTES: Readonly<Record<string, number>> = Object.freeze({ HS256: 32, HS384: 48, HS512: 64 })
@@ -31,9 +32,14 @@ export const ASYMMETRIC_ALGORITHMS: ReadonlyMap<string, KeyAlgorithm> = new Map(
 ])
 
 const KNOWN = new Set([
-  'secret', 'publicKey', 'jwksUrl', 'algorithms', 'issuer', 'audience', 'clockTolerance', 'typ', 'requiredClaims',
+  'secret', 'publicKey', 'jwksUrl', 'discovery', 'algorithms', 'issuer', 'issuers', 'audience', 'clockTolerance', 'typ', 'requiredClaims',
   'maxTokenAge', 'scopeClaim', 'user', 'isRevoked', 'cache', 'jwksTimeout', 'jwksCooldown', 'jwksCacheMaxAge'
 ])
+/** What an entry of `issuers` may hold. */
+const ENTRY_KNOWN = new Set(['issuer', 'secret', 'publicKey', 'jwksUrl', 'discovery', 'algorithms', 'audience'])
+/** What `issuers` replaces at the top level. */
+const PER_ISSUER = ['issuer', 'secret', 'publicKey', 'jwksUrl', 'discovery'] as const
+const KEY_SOURCES = ['secret', 'publicKey', 'jwksUrl', 'discovery'] as const
 const JWKS_ONLY = ['jwksTimeout', 'jwksCooldown', 'jwksCacheMaxAge'] as const
 const MAX_CLOCK_TOLERANCE = 300
 
@@ -42,15 +48,26 @@ export type KeySource =
   | { readonly type: 'secret', readonly secret: Uint8Array }
   | { readonly type: 'publicKey', readonly key: JwtPublicKey }
   | { readonly type: 'jwks', readonly url: URL, readonly timeout: number, readonly cooldown: number, readonly maxAge: number }
+  /** The JWKS at the `jwks_uri` of the issuer's metadata (lib/verifiers/discovery.ts). */
+  | { readonly type: 'discovery', readonly issuer: string, readonly timeout: number, readonly cooldown: number, readonly maxAge: number }
+
+/** One trusted issuer, checked: its `iss`, its keys, and what its tokens must carry. */
+export interface IssuerConfig {
+  /** `schemes.<name>.jwt` or `schemes.<name>.jwt.issuers[<i>]`, for messages. */
+  readonly path: string
+  readonly issuer: string
+  readonly algorithms: readonly string[]
+  readonly source: KeySource
+  /** `aud` must contain one of them. */
+  readonly audience: readonly string[]
+}
 
 /** {@link JwtOptions} after validation, with every default filled in. */
 export interface JwtConfig {
   /** `schemes.<name>.jwt`, for messages. */
   readonly path: string
-  readonly algorithms: readonly string[]
-  readonly source: KeySource
-  readonly issuer: string
-  readonly audience: string
+  /** One entry for `issuer`; one per entry of `issuers`, in order, each `issuer` once. */
+  readonly issuers: readonly IssuerConfig[]
   readonly clockTolerance: number
   readonly typ: string | undefined
   /** Always contains 'exp'. */
@@ -120,7 +137,17 @@ export function checkSecret (path: string, secret: unknown, algorithms: readonly
   return { type: 'secret', secret: bytes }
 }
 
-function checkJwksUrl (path: string, options: Record<string, unknown>): KeySource {
+function jwksSettings (path: string, settings: Record<string, unknown>): { timeout: number, cooldown: number, maxAge: number } {
+  return {
+    timeout: integer(path, settings, 'jwksTimeout', 1, 60_000, defaults.jwksTimeout),
+    cooldown: integer(path, settings, 'jwksCooldown', 0, 86_400_000, defaults.jwksCooldown),
+    maxAge: integer(path, settings, 'jwksCacheMaxAge', 0, 86_400_000, defaults.jwksCacheMaxAge)
+  }
+}
+
+type JwksSettings = ReturnType<typeof jwksSettings>
+
+function checkJwksUrl (path: string, options: Record<string, unknown>, settings: JwksSettings): KeySource {
   let url: URL
   try {
     url = new URL(options.jwksUrl as string | URL)
@@ -130,29 +157,61 @@ function checkJwksUrl (path: string, options: Record<string, unknown>): KeySourc
   if (!isAllowedEndpoint(url)) {
     throw new InvalidOptionError(`${path}.jwksUrl must use https: (http: is allowed on a loopback host only)`)
   }
-  return {
-    type: 'jwks',
-    url,
-    timeout: integer(path, options, 'jwksTimeout', 1, 60_000, defaults.jwksTimeout),
-    cooldown: integer(path, options, 'jwksCooldown', 0, 86_400_000, defaults.jwksCooldown),
-    maxAge: integer(path, options, 'jwksCacheMaxAge', 0, 86_400_000, defaults.jwksCacheMaxAge)
-  }
+  return { type: 'jwks', url, ...settings }
 }
 
-function checkKeySource (path: string, options: Record<string, unknown>, algorithms: readonly string[], hmac: boolean): KeySource {
-  const sources = ['secret', 'publicKey', 'jwksUrl'].filter((key) => options[key] !== undefined)
-  if (sources.length !== 1) throw new InvalidOptionError(`${path} needs exactly one of secret, publicKey or jwksUrl`)
-  if (options.jwksUrl === undefined) {
-    const misplaced = JWKS_ONLY.find((key) => options[key] !== undefined)
-    if (misplaced !== undefined) throw new InvalidOptionError(`${path}.${misplaced} applies to jwksUrl only`)
-  }
+/** One issuer's key source; `settings`: the scheme's JWKS options, for a fetched source. */
+function checkKeySource (path: string, options: Record<string, unknown>, settings: JwksSettings, algorithms: readonly string[], hmac: boolean): KeySource {
+  const sources = KEY_SOURCES.filter((key) => options[key] !== undefined)
+  if (sources.length !== 1) throw new InvalidOptionError(`${path} needs exactly one of secret, publicKey, jwksUrl or discovery: true`)
+  if (options.discovery !== undefined && options.discovery !== true) throw new InvalidOptionError(`${path}.discovery must be true (or left out)`)
   if (options.secret !== undefined) {
-    if (!hmac) throw new InvalidOptionError(`${path}.secret is for HS* algorithms; ${algorithms.join(', ')} need publicKey or jwksUrl`)
+    if (!hmac) throw new InvalidOptionError(`${path}.secret is for HS* algorithms; ${algorithms.join(', ')} need publicKey, jwksUrl or discovery`)
     return checkSecret(path, options.secret, algorithms)
   }
   if (hmac) throw new InvalidOptionError(`${path}.${sources[0]} is for asymmetric algorithms; ${algorithms.join(', ')} need secret`)
   if (options.publicKey !== undefined) return { type: 'publicKey', key: options.publicKey as JwtPublicKey }
-  return checkJwksUrl(path, options)
+  if (options.jwksUrl !== undefined) return checkJwksUrl(path, options, settings)
+  return { type: 'discovery', issuer: checkIssuerUrl(`${path}.issuer`, options.issuer), ...settings }
+}
+
+function checkAudience (path: string, audience: unknown): readonly string[] {
+  const list: unknown[] = Array.isArray(audience) ? audience : [audience]
+  if (list.length === 0 || !list.every(isNonEmptyString)) throw new InvalidOptionError(`${path}.audience must be this API's audience, a non-empty string or a list of them`)
+  return Object.freeze([...new Set(list as string[])])
+}
+
+/** One issuer: `entry` holds its own options, `scheme` the scheme's (its defaults and JWKS options). */
+function checkIssuer (path: string, entry: Record<string, unknown>, scheme: Record<string, unknown>, jwks: JwksSettings): IssuerConfig {
+  const { algorithms, hmac } = checkAlgorithms(path, entry.algorithms ?? scheme.algorithms)
+  const source = checkKeySource(path, entry, jwks, algorithms, hmac)
+  if (!isNonEmptyString(entry.issuer)) throw new InvalidOptionError(`${path}.issuer must be the expected iss, a non-empty string`)
+  return Object.freeze({ path, issuer: entry.issuer, algorithms, source, audience: checkAudience(path, entry.audience ?? scheme.audience) })
+}
+
+/**
+ * `issuers`: each entry checked with the scheme's `algorithms` and `audience` as defaults.
+ * Each `issuer` is compared exactly, as jose compares `iss` (RFC 8414 §3.3 for discovered ones:
+ * no normalisation of case or trailing slash), so it may appear once.
+ */
+function checkIssuers (path: string, raw: Record<string, unknown>, jwks: JwksSettings): readonly IssuerConfig[] {
+  const replaced = PER_ISSUER.find((key) => raw[key] !== undefined)
+  if (replaced !== undefined) throw new InvalidOptionError(`${path}.issuers replaces ${path}.issuer and its key source: move ${replaced} into an entry of issuers`)
+  const { issuers } = raw
+  if (!Array.isArray(issuers) || issuers.length === 0) throw new InvalidOptionError(`${path}.issuers must be a non-empty array of { issuer, secret | publicKey | jwksUrl | discovery }`)
+  if (raw.algorithms !== undefined) checkAlgorithms(path, raw.algorithms)
+  if (raw.audience !== undefined) checkAudience(path, raw.audience)
+  const seen = new Set<string>()
+  return Object.freeze(issuers.map((entry: unknown, index) => {
+    const entryPath = `${path}.issuers[${index}]`
+    if (!isPlainObject(entry)) throw new InvalidOptionError(`${entryPath} must be an object`)
+    const unknown = Object.keys(entry).find((key) => !ENTRY_KNOWN.has(key))
+    if (unknown !== undefined) throw new InvalidOptionError(`${entryPath} has an unknown option '${unknown}'`)
+    const checked = checkIssuer(entryPath, entry, raw, jwks)
+    if (seen.has(checked.issuer)) throw new InvalidOptionError(`${entryPath}.issuer is listed twice`)
+    seen.add(checked.issuer)
+    return checked
+  }))
 }
 
 function checkCache (path: string, cache: unknown): number {
@@ -181,10 +240,12 @@ export function checkJwtOptions (schemeName: string, options: JwtOptions): JwtCo
   const unknown = Object.keys(options).find((key) => !KNOWN.has(key))
   if (unknown !== undefined) throw new InvalidOptionError(`${path} has an unknown option '${unknown}'`)
 
-  const { algorithms, hmac } = checkAlgorithms(path, options.algorithms)
-  const source = checkKeySource(path, raw, algorithms, hmac)
-  if (!isNonEmptyString(options.issuer)) throw new InvalidOptionError(`${path}.issuer must be the expected iss, a non-empty string`)
-  if (!isNonEmptyString(options.audience)) throw new InvalidOptionError(`${path}.audience must be this API's audience, a non-empty string`)
+  const jwks = jwksSettings(path, raw)
+  const issuers = raw.issuers === undefined ? Object.freeze([checkIssuer(path, raw, raw, jwks)]) : checkIssuers(path, raw, jwks)
+  if (issuers.every(({ source }) => source.type !== 'jwks' && source.type !== 'discovery')) {
+    const misplaced = JWKS_ONLY.find((key) => raw[key] !== undefined)
+    if (misplaced !== undefined) throw new InvalidOptionError(`${path}.${misplaced} applies to jwksUrl and discovery only`)
+  }
   if (options.typ !== undefined && !isNonEmptyString(options.typ)) throw new InvalidOptionError(`${path}.typ must be a non-empty string such as 'at+jwt'`)
   const requiredClaims = options.requiredClaims ?? []
   if (!Array.isArray(requiredClaims) || !requiredClaims.every(isNonEmptyString)) throw new InvalidOptionError(`${path}.requiredClaims must be an array of claim names`)
@@ -192,10 +253,7 @@ export function checkJwtOptions (schemeName: string, options: JwtOptions): JwtCo
 
   return {
     path,
-    algorithms,
-    source,
-    issuer: options.issuer,
-    audience: options.audience,
+    issuers,
     clockTolerance: integer(path, raw, 'clockTolerance', 0, MAX_CLOCK_TOLERANCE, defaults.clockTolerance),
     typ: options.typ,
     requiredClaims: Object.freeze([...new Set(['exp', ...requiredClaims])]),

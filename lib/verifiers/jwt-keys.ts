@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
+  customFetch,
   errors,
   importJWK,
   importSPKI,
@@ -14,7 +15,8 @@ import {
   type JWSHeaderParameters
 } from 'jose'
 import { InvalidOptionError, InvalidTokenError, VerifierUnavailableError } from '../errors.js'
-import { ASYMMETRIC_ALGORITHMS, type JwtConfig, type KeySource } from './jwt-config.js'
+import { ASYMMETRIC_ALGORITHMS, type IssuerConfig, type KeySource } from './jwt-config.js'
+import { discovery } from './discovery.js'
 import type { JwtPublicKey } from './jwt-options.js'
 import { jwtDescriptions } from './jwt-refusals.js'
 import { safeLog } from '../log.js'
@@ -144,11 +146,19 @@ async function keyOf (keys: LocalKeys, header: JWSHeaderParameters, token: Flatt
  */
 function jwksResolver (source: Extract<KeySource, { type: 'jwks' }>): KeyResolver {
   const saved: Partial<ExportedJWKSCache> = {}
+  // Why the last fetch failed, in words that say what to fix; set by the fetch below.
+  let diagnosis: string | undefined
   const remote = createRemoteJWKSet(source.url, {
     timeoutDuration: source.timeout,
     cooldownDuration: source.cooldown,
     cacheMaxAge: source.maxAge,
-    [jwksCache]: saved as JWKSCacheInput
+    [jwksCache]: saved as JWKSCacheInput,
+    [customFetch]: async (url, init) => {
+      diagnosis = undefined
+      const response = await fetch(url, init)
+      diagnosis = await diagnose(response.clone())
+      return response
+    }
   })
   let failedAt = -Infinity
   let failure: unknown
@@ -163,7 +173,8 @@ function jwksResolver (source: Extract<KeySource, { type: 'jwks' }>): KeyResolve
     } catch (err) {
       failedAt = Date.now()
       failure = err
-      safeLog(log, 'warn', { err, jwksUrl: source.url.href }, 'fastify-protected-routes: the JWKS could not be fetched; verifying with the keys fetched before, if any', { jwksUrl: source.url.href })
+      const why = diagnosis === undefined ? '' : `: ${diagnosis}`
+      safeLog(log, 'warn', { err, jwksUrl: source.url.href }, `fastify-protected-routes: the JWKS could not be fetched${why}; verifying with the keys fetched before, if any`, { jwksUrl: source.url.href })
     }
   }
 
@@ -203,10 +214,50 @@ function jwksResolver (source: Extract<KeySource, { type: 'jwks' }>): KeyResolve
   }
 }
 
-/** Builds the key resolver of a JWT scheme; static keys are imported (and checked) now. */
-export async function keyResolver (config: JwtConfig): Promise<KeyResolver> {
+/**
+ * What a JWKS answer is when it is not one, in words that say what to fix; `undefined` when it
+ * looks like a JWKS (jose judges it then). Read once per fetch, from a copy of the answer.
+ */
+async function diagnose (response: Response): Promise<string | undefined> {
+  if (response.status >= 300 && response.status < 400) return `it answered a redirect (${response.status}), which is not followed: configure the final URL`
+  if (response.status !== 200) return `it answered ${response.status}`
+  const text = await response.text()
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    return 'the answer is not JSON: is jwksUrl the JWKS URL (jwks_uri) of the issuer?'
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'the answer is not a JWKS (no JSON object)'
+  const fields = body as Record<string, unknown>
+  // RFC 8414 §2 / OpenID Connect Discovery §3: metadata names its issuer and its jwks_uri.
+  if (fields.issuer !== undefined || fields.jwks_uri !== undefined) {
+    return 'the answer is authorization server metadata, not a JWKS: set jwksUrl to its jwks_uri, or use discovery: true with the issuer'
+  }
+  if (!Array.isArray(fields.keys)) return 'the answer is not a JWKS (no keys array)'
+  return undefined
+}
+
+/**
+ * Keys at the `jwks_uri` of the issuer's metadata: the metadata is fetched first (lazily,
+ * cached, see discovery.ts), then the JWKS as for `jwksUrl`. A `jwks_uri` the issuer moves is
+ * followed at the next metadata fetch, with a JWKS cache of its own.
+ */
+function discoveredResolver (source: Extract<KeySource, { type: 'discovery' }>): KeyResolver {
+  const found = discovery({ issuer: source.issuer, endpoints: ['jwks_uri'], timeout: source.timeout, cooldown: source.cooldown })
+  let current: { readonly href: string, readonly resolve: KeyResolver } | undefined
+  return async function discoveredKey (header, token, log) {
+    const url = await found.endpoint('jwks_uri', log)
+    if (current?.href !== url.href) current = { href: url.href, resolve: jwksResolver({ ...source, type: 'jwks', url }) }
+    return await current.resolve(header, token, log)
+  }
+}
+
+/** Builds the key resolver of one issuer; static keys are imported (and checked) now, fetched ones on first use. */
+export async function keyResolver (config: IssuerConfig): Promise<KeyResolver> {
   const { source } = config
   if (source.type === 'jwks') return jwksResolver(source)
+  if (source.type === 'discovery') return discoveredResolver(source)
   const keys = source.type === 'secret'
     ? await importSecret(source.secret, config.algorithms)
     : await importPublicKey(config.path, source.key, config.algorithms)

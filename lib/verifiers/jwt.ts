@@ -3,7 +3,7 @@ import { jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose'
 import { LruMap } from 'toad-cache'
 import { InvalidTokenError } from '../errors.js'
 import type { AuthUser } from '../types.js'
-import { checkJwtOptions, malformed, type JwtConfig } from './jwt-config.js'
+import { checkJwtOptions, malformed, type IssuerConfig, type JwtConfig } from './jwt-config.js'
 import { keyResolver, type KeyResolver } from './jwt-keys.js'
 import type { JwtOptions } from './jwt-options.js'
 import { jwtDescriptions, toRefusal } from './jwt-refusals.js'
@@ -11,6 +11,7 @@ import { deepFreeze } from './freeze.js'
 import { compileScopeClaim, scopeReader, type ScopeReader } from './scopes.js'
 import { isUserObject, verified, type Verified, type Verifier } from './verifier.js'
 import { isThenable } from '../checks.js'
+import { unverifiedIssuer } from './takes.js'
 
 /**
  * Internal hooks, for tests and the benchmark only (not public API): a clock in ms and a
@@ -79,11 +80,18 @@ const readPermissions = compileScopeClaim('permissions', 'permissions', malforme
 const defaultScopes: ScopeReader = (claims) =>
   Object.hasOwn(claims, 'scope') ? readScope(claims) : Object.hasOwn(claims, 'scp') ? readScp(claims) : readPermissions(claims)
 
-function joseOptions (config: JwtConfig): JWTVerifyOptions {
+/** One trusted issuer, ready: jose's options for its tokens and where its keys come from. */
+interface Target {
+  readonly options: JWTVerifyOptions
+  readonly getKey: (log: FastifyBaseLogger) => JWTVerifyGetKey
+}
+
+function joseOptions (config: JwtConfig, issuer: IssuerConfig): JWTVerifyOptions {
   return {
-    algorithms: [...config.algorithms],
-    issuer: config.issuer,
-    audience: config.audience,
+    // Per issuer: an HS* token names an issuer with a secret, or jose refuses its alg before any key is looked up.
+    algorithms: [...issuer.algorithms],
+    issuer: issuer.issuer,
+    audience: [...issuer.audience],
     clockTolerance: config.clockTolerance,
     requiredClaims: [...config.requiredClaims],
     ...(config.typ === undefined ? {} : { typ: config.typ }),
@@ -115,21 +123,29 @@ export async function jwtVerifier (
   getScopes?: (user: AuthUser) => readonly string[]
 ): Promise<Verifier> {
   const config = checkJwtOptions(schemeName, options)
-  const resolve = await keyResolver(config)
+  const targets = new Map<string, Target>()
+  for (const issuer of config.issuers) {
+    const resolve = await keyResolver(issuer)
+    targets.set(issuer.issuer, { options: joseOptions(config, issuer), getKey: (log) => keyFor(resolve, log) })
+  }
+  // One issuer: no lookup at all; several: the unverified iss picks one, exactly (jose checks it again).
+  const only = targets.size === 1 ? targets.values().next().value! : undefined
   const internals = (options as { [kJwtInternals]?: JwtInternals })[kJwtInternals]
   const now = internals?.now ?? Date.now
   const onVerify = internals?.onVerify
-  const baseOptions = joseOptions(config)
   const { clockTolerance, maxTokenAge, scopeClaim, isRevoked, user } = config
   const scopesOf = scopeReader<Claims>({ claim: scopeClaim, getScopes: getScopes as ((claims: Claims) => readonly string[]) | undefined, fallback: defaultScopes })
   const cache = config.cacheMax === 0 ? undefined : new LruMap<Entry>(config.cacheMax)
   const inFlight = new Map<string, Promise<Entry>>()
 
   async function verifyToken (token: string, nowMs: number, log: FastifyBaseLogger): Promise<Entry> {
+    // An iss no entry names: refused before any key is looked up or fetched.
+    const target = only ?? targets.get(unverifiedIssuer(token) ?? '')
+    if (target === undefined) throw new InvalidTokenError(jwtDescriptions.wrongIssuer)
     onVerify?.()
     let claims: Record<string, unknown>
     try {
-      ({ payload: claims } = await jwtVerify(token, keyFor(resolve, log), { ...baseOptions, currentDate: new Date(nowMs) }))
+      ({ payload: claims } = await jwtVerify(token, target.getKey(log), { ...target.options, currentDate: new Date(nowMs) }))
     } catch (err) {
       throw toRefusal(err)
     }

@@ -17,7 +17,7 @@ export function isCompactJws (token: string): boolean {
 }
 
 /** The unverified `iss` of a compact JWS, or `undefined` when its payload is no JSON object with a string `iss`. */
-function unverifiedIssuer (token: string): string | undefined {
+export function unverifiedIssuer (token: string): string | undefined {
   const start = token.indexOf('.') + 1
   const payload = token.slice(start, token.indexOf('.', start))
   try {
