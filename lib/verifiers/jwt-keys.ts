@@ -244,7 +244,8 @@ async function diagnose (response: Response): Promise<string | undefined> {
  * followed at the next metadata fetch, with a JWKS cache of its own.
  */
 function discoveredResolver (source: Extract<KeySource, { type: 'discovery' }>): KeyResolver {
-  const found = discovery({ issuer: source.issuer, endpoints: ['jwks_uri'], timeout: source.timeout, cooldown: source.cooldown })
+  // One set of knobs: the metadata is fetched as often as the JWKS (jwksTimeout, jwksCooldown, jwksCacheMaxAge).
+  const found = discovery({ issuer: source.issuer, endpoints: ['jwks_uri'], timeout: source.timeout, cooldown: source.cooldown, maxAge: source.maxAge })
   let current: { readonly href: string, readonly resolve: KeyResolver } | undefined
   return async function discoveredKey (header, token, log) {
     const url = await found.endpoint('jwks_uri', log)

@@ -48,7 +48,8 @@ export type JwtKeySource =
      * (`/.well-known/oauth-authorization-server` inserted before the issuer's path). The
      * metadata's `issuer` must equal `issuer` exactly (RFC 8414 §3.3) and its `jwks_uri` be
      * `https:` (`http:` on a loopback host only). Fetched when the first token needs it, with
-     * `jwksTimeout`, cached for an hour, again after `jwksCooldown` when a fetch failed; until
+     * `jwksTimeout`, again after `jwksCacheMaxAge` (a failed refetch keeps the metadata fetched
+     * before) and no sooner than `jwksCooldown` after a failed fetch; until
      * one succeeded requests get 503. `algorithms` still comes from this configuration, never
      * from the metadata.
      */
