@@ -1,4 +1,4 @@
-import { DEFAULT_SECRET_TOKEN } from './server.js'
+import { DEFAULT_SECRET_TOKEN, type ExternalIssuer } from './server.js'
 import { demoAccounts, type Account } from './users.js'
 
 /** What the start script takes from its environment. */
@@ -21,6 +21,23 @@ export function readConfig (env: Readonly<Record<string, string | undefined>>): 
     host: env.HOST === undefined || env.HOST === '' ? '127.0.0.1' : env.HOST,
     secretToken: env.SECRET_TOKEN ?? DEFAULT_SECRET_TOKEN
   }
+}
+
+/**
+ * Reads EXTERNAL_ISSUER (an authorization server's issuer URL, exactly as its metadata names
+ * it), EXTERNAL_AUDIENCE (this API's audience there; required with EXTERNAL_ISSUER) and
+ * EXTERNAL_ALGORITHMS (comma-separated, default RS256). Unset or empty: no external issuer.
+ */
+export function readExternalIssuer (env: Readonly<Record<string, string | undefined>>): ExternalIssuer | undefined {
+  const issuer = env.EXTERNAL_ISSUER ?? ''
+  if (issuer === '') {
+    if ((env.EXTERNAL_AUDIENCE ?? '') !== '' || (env.EXTERNAL_ALGORITHMS ?? '') !== '') throw new RangeError('EXTERNAL_AUDIENCE and EXTERNAL_ALGORITHMS need EXTERNAL_ISSUER')
+    return undefined
+  }
+  const audience = env.EXTERNAL_AUDIENCE ?? ''
+  if (audience === '') throw new RangeError('EXTERNAL_AUDIENCE must be this API\'s audience at EXTERNAL_ISSUER')
+  const algorithms = (env.EXTERNAL_ALGORITHMS ?? '').split(',').map((alg) => alg.trim()).filter((alg) => alg !== '')
+  return { issuer, audience, algorithms: algorithms.length === 0 ? ['RS256'] : algorithms }
 }
 
 function describeAccount (account: Account): string {

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import type { KeyObject } from 'node:crypto'
-import protectedRoutes, { jtiRevocation, type JwtOptions, type OpaqueOptions, type ProtectedRoutesOptions, type TokenStore } from '../lib/index.js'
+import protectedRoutes, { jtiRevocation, type JwtOptions, type OpaqueOptions, type BearerSchemeOptions, type ProtectedRoutesOptions, type TokenStore } from '../lib/index.js'
 import { documentation, DOCUMENTATION_PREFIX, SCOPE_DESCRIPTIONS } from './documentation.js'
 import { loggerOptions, type LoggerOption } from './logging.js'
 export type { LogStream } from './logging.js'
@@ -58,6 +58,23 @@ export interface ServerOptions {
   redisUrl?: string | undefined
   /** What POST /token issues: signed JWTs, or opaque tokens kept in the token store. @default 'jwt' */
   tokenFormat?: TokenFormat | undefined
+  /**
+   * Also accept access tokens from this authorization server (Keycloak, Auth0, …), its keys
+   * found through discovery, on every route beside the tokens of POST /token. The start script
+   * reads it from EXTERNAL_ISSUER, EXTERNAL_AUDIENCE and EXTERNAL_ALGORITHMS.
+   * @default none: only this server's own tokens
+   */
+  externalIssuer?: ExternalIssuer | undefined
+}
+
+/** An authorization server whose access tokens the example accepts (see {@link ServerOptions.externalIssuer}). */
+export interface ExternalIssuer {
+  /** Its issuer identifier, exactly as its metadata spells it, e.g. https://kc.example/realms/demo or https://tenant.auth0.com/ */
+  readonly issuer: string
+  /** This API's audience at that server (Keycloak: the client id or an audience mapper's value; Auth0: the API identifier). */
+  readonly audience: string
+  /** @default ['RS256'] */
+  readonly algorithms?: readonly string[] | undefined
 }
 
 const message = {
@@ -161,7 +178,7 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
       secret: signingKeysSecret,
       retention: retentionFor(tokenLifetime)
     })
-    const apiOptions: ApiOptions = { users, secretToken, signing, tokenLifetime, rateLimit: options.rateLimit ?? { max: 10, timeWindow: 60_000 }, store, tokenFormat }
+    const apiOptions: ApiOptions = { users, secretToken, signing, tokenLifetime, rateLimit: options.rateLimit ?? { max: 10, timeWindow: 60_000 }, store, tokenFormat, externalIssuer: options.externalIssuer }
     // The plugin at the root, before anything declares routes, so it sees every route: fail
     // closed (protectByDefault), with Swagger UI's routes, which take no route config, public
     // through publicRoutes, and the API's public routes saying auth: false.
@@ -185,6 +202,24 @@ interface ApiOptions {
   readonly rateLimit: { readonly max: number, readonly timeWindow: number }
   readonly store: TokenStore
   readonly tokenFormat: TokenFormat
+  readonly externalIssuer: ExternalIssuer | undefined
+}
+
+/** The user of an external token: its claims as the routes' user shape (the account lives at that server). */
+function externalUser (claims: Readonly<Record<string, unknown>>): PublicUser | null {
+  if (typeof claims.sub !== 'string') return null
+  const text = (value: unknown, fallback: string): string => typeof value === 'string' ? value : fallback
+  return {
+    username: text(claims.preferred_username, claims.sub),
+    full_name: text(claims.name, claims.sub),
+    email: text(claims.email, ''),
+    scopes: text(claims.scope, '').split(' ').filter((scope) => scope !== '')
+  }
+}
+
+/** The scheme for {@link ServerOptions.externalIssuer}: its keys through discovery, fetched at the first token. */
+function externalScheme ({ issuer, audience, algorithms }: ExternalIssuer): BearerSchemeOptions {
+  return { type: 'bearer', jwt: { issuer, discovery: true, audience, algorithms: algorithms ?? ['RS256'], user: externalUser } }
 }
 
 /**
@@ -220,7 +255,8 @@ function protection (options: ApiOptions): ProtectedRoutesOptions {
     realm: REALM,
     // Fail closed: a route is protected unless it says `auth: false`.
     protectByDefault: true,
-    defaultSchemes: ['bearerAuth'],
+    // With an external issuer, a bearer token is offered to the scheme whose issuer it names.
+    defaultSchemes: options.externalIssuer === undefined ? ['bearerAuth'] : ['bearerAuth', 'external'],
     // The default hook, onRequest: an unauthenticated request never gets its body parsed or validated.
     schemes: {
       // OAuth2PasswordBearer: the access tokens POST /token issues.
@@ -232,7 +268,8 @@ function protection (options: ApiOptions): ProtectedRoutesOptions {
         scopes: SCOPE_DESCRIPTIONS
       },
       // FastAPI's X-Token header dependency.
-      tokenHeader: { type: 'apiKey', in: 'header', name: 'X-Token', tokens: { [options.secretToken]: { username: 'service' } } }
+      tokenHeader: { type: 'apiKey', in: 'header', name: 'X-Token', tokens: { [options.secretToken]: { username: 'service' } } },
+      ...(options.externalIssuer === undefined ? {} : { external: externalScheme(options.externalIssuer) })
     },
     // @fastify/swagger-ui's page, assets and documents.
     publicRoutes: [DOCUMENTATION_PREFIX]

@@ -2,14 +2,15 @@ import { createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto'
 import { promisify } from 'node:util'
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
-import type { JwtOptions } from '../lib/index.js'
 import { serveJwks } from './jwks-server.js'
 import { JWKS_CACHE_MAX_AGE, JWKS_COOLDOWN, SharedKeySet, type SigningKeys } from './key-set.js'
 
 const generateKeyPairAsync = promisify(generateKeyPair)
 
 /** How the bearer scheme's JWT verifier finds the keys: the one public key, or the shared JWKS. */
-export type KeyVerification = Pick<JwtOptions, 'publicKey' | 'jwksUrl' | 'jwksCooldown' | 'jwksCacheMaxAge'>
+export type KeyVerification =
+  | { readonly publicKey: KeyObject }
+  | { readonly jwksUrl: string | URL, readonly jwksCooldown: number, readonly jwksCacheMaxAge: number }
 
 /** Options of {@link signingKeys}. */
 export interface SigningOptions {

@@ -1,4 +1,4 @@
-import { banner, readConfig } from './config.js'
+import { banner, readConfig, readExternalIssuer } from './config.js'
 import { buildServer } from './server.js'
 import { readStoreConfig, storeBanner } from './store.js'
 
@@ -9,7 +9,9 @@ const config = readConfig(process.env)
 const storeConfig = readStoreConfig(process.env)
 const { redisUrl, tokenFormat, signingKeysSecret } = storeConfig
 // SIGNING_KEYS_SECRET: with REDIS_URL and JWTs, seals the signing keys every instance shares through Redis.
-const app = await buildServer({ logger: true, secretToken: config.secretToken, redisUrl, tokenFormat, signingKeysSecret })
+// EXTERNAL_ISSUER, EXTERNAL_AUDIENCE: also accept that authorization server's tokens (discovery).
+const externalIssuer = readExternalIssuer(process.env)
+const app = await buildServer({ logger: true, secretToken: config.secretToken, redisUrl, tokenFormat, signingKeysSecret, externalIssuer })
 const url = await app.listen({ port: config.port, host: config.host })
 
 // Stop taking connections, finish the requests in flight, then let the process end by itself.
@@ -20,4 +22,4 @@ async function shutdown (signal: NodeJS.Signals): Promise<void> {
 process.once('SIGINT', shutdown)
 process.once('SIGTERM', shutdown)
 
-process.stdout.write(banner(url, config) + storeBanner(storeConfig))
+process.stdout.write(banner(url, config) + storeBanner(storeConfig) + (externalIssuer === undefined ? '' : `Also accepted: access tokens of ${externalIssuer.issuer} (audience ${externalIssuer.audience})\n`))

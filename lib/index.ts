@@ -22,7 +22,17 @@ export { protectedRoutes }
 export { requireUser } from './user.js'
 export { signAccessToken } from './sign.js'
 export type { SignAccessTokenOptions } from './sign.js'
-export type { JwtOptions, JwtPublicKey, ScopeClaim } from './verifiers/jwt-options.js'
+export type {
+  JwtAudience,
+  JwtIssuerOptions,
+  JwtKeySource,
+  JwtOptions,
+  JwtPublicKey,
+  JwtSettings,
+  JwtSeveralIssuersOptions,
+  JwtSingleIssuerOptions,
+  ScopeClaim
+} from './verifiers/jwt-options.js'
 export type { OpaqueOptions } from './verifiers/opaque.js'
 export { MemoryTokenStore } from './stores/memory.js'
 export type { MemoryTokenStoreOptions } from './stores/memory.js'

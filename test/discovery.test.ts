@@ -90,7 +90,7 @@ t.test('fault shapes fail closed with a line that says what to fix', async (t) =
     ['a JSON array', () => [1, 2], /the metadata is not a JSON object$/],
     ['a JWKS', () => ({ keys: [] }), /this is a JWKS, not authorization server metadata: configure it as jwksUrl, or configure the issuer URL for discovery$/],
     ['a jwks_uri that is no string', (s, issuer) => document(s, issuer, { jwks_uri: 42 }), /the metadata's jwks_uri is not an https: URL/],
-    ['no jwks_uri', (s, issuer) => ({ issuer }), /the metadata has no jwks_uri$/],
+    ['no jwks_uri', (_s, issuer) => ({ issuer }), /the metadata has no jwks_uri$/],
     ['an http: jwks_uri off loopback', (s, issuer) => document(s, issuer, { jwks_uri: 'http://as.example/jwks' }), /the metadata's jwks_uri is not an https: URL \(http: is allowed on a loopback host only\)$/],
     ['a jwks_uri that is no URL', (s, issuer) => document(s, issuer, { jwks_uri: 'jwks' }), /the metadata's jwks_uri is not an https: URL/],
     ['no introspection_endpoint', (s, issuer) => ({ issuer, jwks_uri: `${s.origin}/jwks` }), /the metadata has no introspection_endpoint$/, { endpoints: ['introspection_endpoint'] }],
@@ -117,7 +117,7 @@ t.test('an unreachable server: 503, one line, and no fetch again within the cool
   const found = discovery(options(issuer, { cooldown: 60_000 }))
   await assertFails(t, found, /the server could not be reached$/)
   const { log, lines } = capturingLogger()
-  await t.rejects(found.metadata(log), { statusCode: 503 })
+  await t.rejects(found.metadata(log), { code: 'FST_PROTECTED_ROUTES_VERIFIER_UNAVAILABLE', statusCode: 503 })
   t.same(lines, [], 'within the cooldown nothing is fetched, nothing logged')
 })
 
@@ -127,9 +127,9 @@ t.test('an issuer down at first that comes back is found after the cooldown', as
   server.route(OIDC, json(500, {}))
   const found = discovery(options(issuer, { cooldown: 100 }))
   const { log } = capturingLogger()
-  await t.rejects(found.metadata(log), { statusCode: 503 })
+  await t.rejects(found.metadata(log), { code: 'FST_PROTECTED_ROUTES_VERIFIER_UNAVAILABLE', statusCode: 503 })
   server.route(OIDC, document(server, issuer))
-  await t.rejects(found.metadata(log), { statusCode: 503 }, 'still cooling down')
+  await t.rejects(found.metadata(log), { code: 'FST_PROTECTED_ROUTES_VERIFIER_UNAVAILABLE', statusCode: 503 }, 'still cooling down')
   t.equal(server.requests.length, 1)
   await sleep(150)
   t.equal((await found.metadata(log)).issuer, issuer)
@@ -176,5 +176,5 @@ t.test('a logger that throws cannot change the answer', async (t) => {
   const server = await metadataServer(t)
   const found = discovery(options(`${server.origin}/`))
   const log = { warn: () => { throw new Error('logger down') } } as unknown as FastifyBaseLogger
-  await t.rejects(found.metadata(log), { statusCode: 503 })
+  await t.rejects(found.metadata(log), { code: 'FST_PROTECTED_ROUTES_VERIFIER_UNAVAILABLE', statusCode: 503 })
 })

@@ -1,4 +1,5 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
+import type { ServerResponse } from 'node:http'
 import { Writable } from 'node:stream'
 import { jwtDescriptions } from '../lib/verifiers/jwt-refusals.js'
 import { AUDIENCE, assertRefused, assertUnavailable, claims, jwtApp, keyPair, sign } from './helpers/jwt.js'
@@ -18,7 +19,7 @@ function logLines (): { stream: Writable, lines: Array<Record<string, unknown>> 
 }
 
 /** An issuer on 127.0.0.1: its metadata at the OpenID Connect URL, its JWKS at /jwks. */
-async function issuerServer (t: Parameters<Parameters<typeof t.test>[1]>[0], keys: unknown[], metadata: Record<string, unknown> = {}): Promise<{ server: MetadataServer, issuer: string }> {
+async function issuerServer (t: Test, keys: unknown[], metadata: Record<string, unknown> = {}): Promise<{ server: MetadataServer, issuer: string }> {
   const server = await metadataServer(t)
   const issuer = `${server.origin}/`
   server.route(OIDC, { issuer, jwks_uri: `${server.origin}/jwks`, ...metadata })
@@ -96,11 +97,11 @@ t.test('discovery options are checked at boot', async (t) => {
 t.test('a jwksUrl that does not answer a JWKS is reported at the first fetch with what to fix', async (t) => {
   const cases: Array<[string, unknown, RegExp]> = [
     ['a discovery document', { issuer: 'https://issuer.example/', jwks_uri: 'https://issuer.example/jwks' }, /: the answer is authorization server metadata, not a JWKS: set jwksUrl to its jwks_uri, or use discovery: true with the issuer;/],
-    ['an HTML page', (_req: unknown, res: import('node:http').ServerResponse) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<html></html>') }, /: the answer is not JSON: is jwksUrl the JWKS URL \(jwks_uri\) of the issuer\?;/],
+    ['an HTML page', (_req: unknown, res: ServerResponse) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<html></html>') }, /: the answer is not JSON: is jwksUrl the JWKS URL \(jwks_uri\) of the issuer\?;/],
     ['a JSON array', [], /: the answer is not a JWKS \(no JSON object\);/],
     ['an object without keys', { hello: 'world' }, /: the answer is not a JWKS \(no keys array\);/],
     ['a 404', json(404, {}), /: it answered 404;/],
-    ['a redirect', (_req: unknown, res: import('node:http').ServerResponse) => { res.writeHead(301, { location: '/jwks2' }); res.end() }, /: it answered a redirect \(301\), which is not followed: configure the final URL;/]
+    ['a redirect', (_req: unknown, res: ServerResponse) => { res.writeHead(301, { location: '/jwks2' }); res.end() }, /: it answered a redirect \(301\), which is not followed: configure the final URL;/]
   ]
   const a = await keyPair('ES256', 'a')
   for (const [name, answer, message] of cases) {
@@ -118,7 +119,7 @@ t.test('a jwksUrl that does not answer a JWKS is reported at the first fetch wit
   }
   await t.test('a slow JWKS: the timeout, without a diagnosis', async (t) => {
     const server = await metadataServer(t)
-    server.route('/jwks', (_req: unknown, res: import('node:http').ServerResponse) => { res.writeHead(200, { 'content-type': 'application/json' }); res.write('{"keys":') })
+    server.route('/jwks', (_req: unknown, res: ServerResponse) => { res.writeHead(200, { 'content-type': 'application/json' }); res.write('{"keys":') })
     const logs = logLines()
     const { get } = await jwtApp(t, { jwksUrl: `${server.origin}/jwks`, algorithms: ['ES256'], jwksTimeout: 100 }, { server: { logger: { stream: logs.stream } } })
     assertUnavailable(t, await get(await sign(a.privateKey, 'ES256', claims(), { kid: 'a' })))

@@ -22,7 +22,7 @@ async function app (t: Test, jwt: Partial<JwtOptions>, plugin: Partial<Protected
   const server = fresh(t)
   await server.register(protectedRoutes, {
     ...plugin,
-    schemes: { bearerAuth: { type: 'bearer', jwt: { secret: key, algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE, ...jwt, [kJwtInternals]: internals } as JwtOptions } }
+    schemes: { bearerAuth: { type: 'bearer', jwt: { secret: key, algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE, ...jwt, [kJwtInternals]: internals } as unknown as JwtOptions } }
   })
   const handler = async (request: { user: unknown, auth: unknown }) => ({ user: request.user, auth: request.auth })
   server.get('/me', { config: { auth: true } }, handler)

@@ -102,7 +102,7 @@ export async function jwtApp (t: Test, jwt: Partial<JwtOptions>, options: Harnes
     : { now: clock.now, onVerify: () => { verifications++ } }
   const app = Fastify(options.server)
   t.teardown(() => app.close())
-  const withInternals = { issuer: ISSUER, audience: AUDIENCE, ...jwt, [kJwtInternals]: internals } as JwtOptions
+  const withInternals = { issuer: ISSUER, audience: AUDIENCE, ...jwt, [kJwtInternals]: internals } as unknown as JwtOptions
   await app.register(protectedRoutes, {
     schemes: { bearerAuth: { type: 'bearer', jwt: withInternals } },
     ...(options.verifyTimeout === undefined ? {} : { verifyTimeout: options.verifyTimeout })
