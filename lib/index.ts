@@ -34,6 +34,7 @@ export type {
   ScopeClaim
 } from './verifiers/jwt-options.js'
 export type { OpaqueOptions } from './verifiers/opaque.js'
+export type { IntrospectionOptions } from './verifiers/introspection-config.js'
 export { MemoryTokenStore } from './stores/memory.js'
 export type { MemoryTokenStoreOptions } from './stores/memory.js'
 export { RedisTokenStore } from './stores/redis.js'

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { JwtOptions } from './verifiers/jwt-options.js'
 import type { OpaqueOptions } from './verifiers/opaque.js'
+import type { IntrospectionOptions } from './verifiers/introspection-config.js'
 
 /**
  * Augment this interface to type the plugin app-wide. Every key is optional:
@@ -40,7 +41,7 @@ export interface AuthInfo {
   readonly scheme: string
   /** The scopes granted to the user (what the route's `scopes` were checked against). */
   readonly scopes: readonly string[]
-  /** The verified JWT claims, when the scheme verifies JWTs. */
+  /** The verified JWT claims, when the scheme verifies JWTs; the introspection response, for an introspection scheme. */
   readonly claims?: Readonly<Record<string, unknown>>
   /** The verified user, whatever `userProperty` says (the same value as `request.user` by default). */
   readonly user: AuthUser
@@ -69,8 +70,8 @@ interface WithTokens {
   /** Static credentials, compared in constant time against every entry. */
   tokens: StaticTokens
 }
-type NoJwtOrOpaque = { jwt?: never, opaque?: never }
-/** The verifier of a bearer scheme: exactly one of `verify`, `tokens`, `jwt` or `opaque`. */
+type NoJwtOrOpaque = { jwt?: never, opaque?: never, introspection?: never }
+/** The verifier of a bearer scheme: exactly one of `verify`, `tokens`, `jwt`, `opaque` or `introspection`. */
 type BearerVerifier =
   | (WithVerify & NoJwtOrOpaque)
   | (WithTokens & NoJwtOrOpaque)
@@ -80,6 +81,7 @@ type BearerVerifier =
     /** Verify the token as a JWT access token (RFC 9068, RFC 8725). */
     jwt: JwtOptions
     opaque?: never
+    introspection?: never
   }
   | {
     verify?: never
@@ -87,6 +89,15 @@ type BearerVerifier =
     jwt?: never
     /** Opaque tokens a token store issued (`MemoryTokenStore`, `RedisTokenStore`), looked up per request. */
     opaque: OpaqueOptions
+    introspection?: never
+  }
+  | {
+    verify?: never
+    tokens?: never
+    jwt?: never
+    opaque?: never
+    /** Opaque tokens of an authorization server, checked at its RFC 7662 introspection endpoint and cached. */
+    introspection: IntrospectionOptions
   }
 
 /** The fields of a bearer scheme besides its verifier. */
@@ -109,7 +120,7 @@ interface BearerSchemeFields {
   scopes?: Readonly<Record<string, string>>
 }
 
-/** `Authorization: Bearer <token>` (RFC 6750 §2.1). Exactly one of `verify`, `tokens`, `jwt` or `opaque`. */
+/** `Authorization: Bearer <token>` (RFC 6750 §2.1). Exactly one of `verify`, `tokens`, `jwt`, `opaque` or `introspection`. */
 export type BearerSchemeOptions = BearerSchemeFields & BearerVerifier
 
 /** The fields of an API key scheme besides its verifier. */

@@ -120,8 +120,8 @@ t.test('bad opaque options stop the boot', async (t) => {
   const store = new MemoryTokenStore()
   const cases: Array<[string, unknown, string]> = [
     ['opaque on an API key scheme', { type: 'apiKey', in: 'header', name: 'X-Key', opaque: { store } }, 'schemes.s.opaque is for bearer schemes'],
-    ['opaque and jwt', { type: 'bearer', opaque: { store }, jwt: {} }, 'schemes.s needs exactly one of verify, tokens, jwt or opaque'],
-    ['opaque and tokens', { type: 'bearer', opaque: { store }, tokens: { abc: {} } }, 'schemes.s needs exactly one of verify, tokens, jwt or opaque'],
+    ['opaque and jwt', { type: 'bearer', opaque: { store }, jwt: {} }, 'schemes.s needs exactly one of verify, tokens, jwt, opaque or introspection'],
+    ['opaque and tokens', { type: 'bearer', opaque: { store }, tokens: { abc: {} } }, 'schemes.s needs exactly one of verify, tokens, jwt, opaque or introspection'],
     ['not an object', { type: 'bearer', opaque: store }, 'schemes.s.opaque.store must be a token store (MemoryTokenStore, RedisTokenStore or one with a lookup method)'],
     ['an array', { type: 'bearer', opaque: [] }, 'schemes.s.opaque must be an object'],
     ['null', { type: 'bearer', opaque: null }, 'schemes.s.opaque must be an object'],

@@ -10,6 +10,7 @@ import { fromVerifyFunction, guardVerifier, type Verified, type Verifier } from 
 import { staticTokensVerifier } from '../verifiers/static-tokens.js'
 import { jwtVerifier } from '../verifiers/jwt.js'
 import { opaqueVerifier } from '../verifiers/opaque.js'
+import { introspectionVerifier } from '../verifiers/introspection.js'
 import { jwtTakes, takesOpaque, type Takes } from '../verifiers/takes.js'
 import { DEFAULT_CLOCK_TOLERANCE } from '../step-up.js'
 import { apiKeyExtractor, isApiKey } from './api-key.js'
@@ -72,6 +73,9 @@ async function baseVerifier (name: string, options: SchemeOptions, normalized: N
     return await jwtVerifier(name, options.jwt, normalized.getScopes === defaultGetScopes ? undefined : normalized.getScopes)
   }
   if (options.type === 'bearer' && options.opaque !== undefined) return opaqueVerifier(name, options.opaque)
+  if (options.type === 'bearer' && options.introspection !== undefined) {
+    return introspectionVerifier(name, options.introspection, normalized.verifyTimeout, normalized.getScopes === defaultGetScopes ? undefined : normalized.getScopes)
+  }
   const isWellFormed = options.type === 'bearer' ? isBearerToken : isApiKey
   return staticTokensVerifier(name, options.tokens!, (token) => token.length <= normalized.maxTokenLength && isWellFormed(token), normalized.getScopes, normalized.maxTokenLength)
 }
@@ -185,7 +189,7 @@ function placeOf (options: SchemeOptions): string {
 function takesOf (options: SchemeOptions): Takes | undefined {
   if (options.type !== 'bearer' || options.verify !== undefined) return undefined
   if (options.jwt !== undefined) return jwtTakes(options.jwt.issuers === undefined ? [options.jwt.issuer] : options.jwt.issuers.map(({ issuer }) => issuer))
-  if (options.opaque !== undefined) return takesOpaque
+  if (options.opaque !== undefined || options.introspection !== undefined) return takesOpaque
   return undefined
 }
 
