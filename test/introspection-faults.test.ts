@@ -101,7 +101,7 @@ t.test('the endpoint refusing our own request: 500, logged once as a configurati
     ['404', (_r, res) => { res.writeHead(404); res.end('not found') },
       'configuration error: the introspection endpoint answered 404: check schemes.idp.introspection.url (the server\'s introspection_endpoint) and that this client may introspect tokens'],
     ['a redirect', (_r, res) => { res.writeHead(302, { location: 'https://elsewhere.example/introspect' }); res.end() },
-      'configuration error: the introspection endpoint answered 302, a redirect: set schemes.idp.introspection.url to the endpoint\'s final address']
+      'configuration error: the introspection endpoint answered 302, a redirect: schemes.idp.introspection.url (the server\'s introspection_endpoint) must be the endpoint\'s final address']
   ]
   for (const [name, respond, message] of cases) {
     await t.test(name, async (t) => {
@@ -146,4 +146,12 @@ t.test('the fault log line of a 503 carries neither the token nor the secret', a
   t.match(JSON.stringify(fault), `the introspection endpoint ${server.url} answered 502`)
   t.notOk(logs.text().includes(TOKEN))
   t.notOk(logs.text().includes(CLIENT_SECRET))
+})
+
+t.test('a 400 whose body is JSON but no error object: the status alone is logged', async (t) => {
+  const logs = captureLogs()
+  const server = await introspectionServer(t, (_received, res) => json(res, ['invalid_client'], 400))
+  const { get } = await introspectionApp(t, { url: server.url }, { server: { logger: { level: 'error', stream: logs.stream } } })
+  assertFailed(t, await get(TOKEN))
+  t.ok(logs.lines.some((line) => String(line.msg).includes('configuration error: the introspection endpoint answered 400: check')))
 })

@@ -36,13 +36,13 @@ function errorCode (body: string): string | undefined {
 }
 
 /** What to fix, for an answer that says our own request is wrong. */
-function configurationProblem (path: string, status: number, code: string | undefined): string {
+function configurationProblem (path: string, endpoint: string, status: number, code: string | undefined): string {
   const said = `the introspection endpoint answered ${status}${code === undefined ? '' : ` ${code}`}`
   if (status === 401 || status === 403 || code === 'invalid_client' || code === 'unauthorized_client') {
     return `${said}: it does not accept this API's client credentials; check ${path}.clientId, ${path}.clientSecret and ${path}.auth (the client's token endpoint auth method)`
   }
-  if (status >= 300 && status < 400) return `${said}, a redirect: set ${path}.url to the endpoint's final address`
-  return `${said}: check ${path}.url (the server's introspection_endpoint) and that this client may introspect tokens`
+  if (status >= 300 && status < 400) return `${said}, a redirect: ${endpoint} must be the endpoint's final address`
+  return `${said}: check ${endpoint} and that this client may introspect tokens`
 }
 
 /**
@@ -53,6 +53,9 @@ function configurationProblem (path: string, status: number, code: string | unde
  */
 export function introspectionClient (config: IntrospectionConfig, endpointOf: EndpointOf): Introspect {
   const { path, timeout } = config
+  const endpoint = config.url === undefined
+    ? `the introspection_endpoint in the metadata of ${config.issuer!}`
+    : `${path}.url (the server's introspection_endpoint)`
   const headers: Record<string, string> = {
     'content-type': 'application/x-www-form-urlencoded',
     accept: 'application/json'
@@ -69,7 +72,7 @@ export function introspectionClient (config: IntrospectionConfig, endpointOf: En
   let reported = false
 
   function misconfigured (log: FastifyBaseLogger, url: URL, status: number, code: string | undefined): Error {
-    const message = `fastify-protected-routes: configuration error: ${configurationProblem(path, status, code)}`
+    const message = `fastify-protected-routes: configuration error: ${configurationProblem(path, endpoint, status, code)}`
     if (!reported) safeLog(log, 'error', { introspectionUrl: url.href, status }, message, { status })
     reported = true
     return new VerifierFailedError({ cause: new Error(message) })

@@ -3,6 +3,8 @@ import { InvalidOptionError, InvalidTokenError, jwtDescriptions } from '../error
 import type { AuthUser } from '../types.js'
 import { isPlainObject } from '../checks.js'
 import { compileScopeClaim, type ScopeClaim, type ScopeReader } from './scopes.js'
+import { checkIssuerUrl } from './discovery.js'
+import { isAllowedEndpoint } from './endpoint-url.js'
 
 /**
  * Options of the introspection verifier (`schemes.<name>.introspection`): opaque access tokens
@@ -98,7 +100,6 @@ export interface IntrospectionConfig {
 }
 
 const KNOWN = new Set(['url', 'discovery', 'clientId', 'clientSecret', 'auth', 'issuer', 'audience', 'timeout', 'cache', 'clockTolerance', 'user', 'scopeClaim'])
-const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost'])
 
 /**
  * The defaults, and why. `ttl`: a revoked token stays accepted until its cache entry ends, so
@@ -134,7 +135,7 @@ function checkUrl (path: string, value: unknown): URL {
   } catch {
     throw new InvalidOptionError(`${path}.url must be an absolute URL`)
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
+  if (!isAllowedEndpoint(url)) {
     throw new InvalidOptionError(`${path}.url must use https: (http: is allowed on a loopback host only)`)
   }
   // They would be sent on every request and end up in logs: they belong in clientId/clientSecret.
@@ -180,7 +181,10 @@ export function checkIntrospectionOptions (schemeName: string, options: Introspe
   if ((options.url === undefined) === (options.discovery === undefined)) throw new InvalidOptionError(`${path} needs exactly one of url or discovery: true`)
   if (options.discovery !== undefined && options.discovery !== true) throw new InvalidOptionError(`${path}.discovery must be true (or leave it out and set url)`)
   if (options.issuer !== undefined && !isNonEmptyString(options.issuer)) throw new InvalidOptionError(`${path}.issuer must be the expected iss, a non-empty string`)
-  if (options.discovery === true && options.issuer === undefined) throw new InvalidOptionError(`${path}.discovery needs issuer: the metadata is found from it`)
+  if (options.discovery === true) {
+    if (options.issuer === undefined) throw new InvalidOptionError(`${path}.discovery needs issuer: the metadata is found from it`)
+    checkIssuerUrl(`${path}.issuer`, options.issuer)
+  }
   if (!isNonEmptyString(options.clientId)) throw new InvalidOptionError(`${path}.clientId must be this API's client id at the authorization server, a non-empty string`)
   if (!isNonEmptyString(options.clientSecret)) throw new InvalidOptionError(`${path}.clientSecret must be a non-empty string`)
   const auth = options.auth ?? 'client_secret_basic'

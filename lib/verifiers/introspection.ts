@@ -1,13 +1,14 @@
 import { hash } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { LruMap } from 'toad-cache'
-import { InvalidOptionError, InvalidTokenError, jwtDescriptions, VerifierUnavailableError } from '../errors.js'
+import { InvalidTokenError, jwtDescriptions, VerifierUnavailableError } from '../errors.js'
 import type { AuthUser } from '../types.js'
 import { isThenable } from '../checks.js'
 import { deepFreeze } from './freeze.js'
 import { checkIntrospectionOptions, malformed, type IntrospectionConfig, type IntrospectionOptions } from './introspection-config.js'
 import { introspectionClient, type EndpointOf } from './introspection-client.js'
 import { compileScopeClaim, scopeReader } from './scopes.js'
+import { discovery } from './discovery.js'
 import { isUserObject, verified, type Verified, type Verifier } from './verifier.js'
 
 /** Internal hooks, for tests and the benchmark only (not public API): a clock in ms. */
@@ -35,11 +36,16 @@ interface Entry {
 /** RFC 7662 §2.2 `scope`: space-delimited. */
 const readScope = compileScopeClaim('scope', 'scope', malformed)!
 
-/** Where the endpoint is, for the `url` form; discovery resolves it lazily. */
+/**
+ * Where the endpoint is: the configured `url`, or the issuer's `introspection_endpoint`, found
+ * at the first request that needs it (the app boots while the server is down; until the
+ * metadata is fetched, requests get 503).
+ */
 function endpointOf (config: IntrospectionConfig): EndpointOf {
   const url = config.url
-  if (url === undefined) throw new InvalidOptionError(`${config.path}.discovery is not supported yet: set url to the server's introspection_endpoint`)
-  return () => url
+  if (url !== undefined) return () => url
+  const metadata = discovery({ issuer: config.issuer!, endpoints: ['introspection_endpoint'], timeout: config.timeout })
+  return (log) => metadata.endpoint('introspection_endpoint', log)
 }
 
 function refused (refusal: string | null, expiresAt: number): Entry {
