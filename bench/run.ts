@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
-import type { Scenario } from './server.js'
+import type { IntrospectionCount, Scenario } from './server.js'
 
 const rounds = Number(process.env.ROUNDS ?? 7)
 const pairs = Number(process.env.PAIRS ?? 16)
@@ -82,7 +82,7 @@ function quantile (values: readonly number[], q: number): number {
 }
 const median = (values: readonly number[]): number => quantile(values, 0.5)
 
-const { scenarios, url } = await ask<{ scenarios: Scenario[], url: string }>({ cmd: '' }, 'ready')
+const { scenarios, url, introspectionCount } = await ask<{ scenarios: Scenario[], url: string, introspectionCount: IntrospectionCount }>({ cmd: '' }, 'ready')
 const only = process.env.ONLY
 const floor = scenarios[0]!
 // ONLY=text keeps the scenarios whose name contains it (with the floor), for quick checks.
@@ -158,6 +158,23 @@ for (const scenario of scenarios) {
 const regimeFactor = median(regime)
 process.stderr.write(`throughput and latency done (${elapsed()})\n`)
 
+// 2b. How many requests reach the introspection endpoint for COUNT_REQUESTS requests with
+// COUNT_TOKENS distinct tokens, on a scheme whose cache starts empty: one per token while the
+// cache holds them, concurrent first requests for a token sharing one call.
+const COUNT_REQUESTS = 10_000
+let introspectionCalls: number | undefined
+if (measured.some((scenario) => scenario.name.startsWith('introspection'))) {
+  const requests = introspectionCount.tokens.map((token): autocannon.Request => ({ method: 'GET', path: introspectionCount.path, headers: { authorization: `Bearer ${token}` } }))
+  const counted = await autocannon({ url, requests, amount: COUNT_REQUESTS, connections, sampleInt: 50 })
+  check('introspection count', counted, { 200: 1 })
+  if (counted.requests.total !== COUNT_REQUESTS) throw new Error(`introspection count: ${counted.requests.total} requests were sent`)
+  introspectionCalls = (await ask<{ count: number }>({ cmd: 'introspections' }, 'introspections')).count
+}
+const countTokens = introspectionCount.tokens.length
+const introspectionLine = introspectionCalls === undefined
+  ? ''
+  : `\n\nIntrospection: ${introspectionCalls} requests reached the introspection endpoint for ${COUNT_REQUESTS} requests with ${countTokens} distinct tokens (${connections} connections; target ${countTokens}: ${introspectionCalls === countTokens ? 'met' : 'NOT met'}).`
+
 interface Row { scenario: Scenario, cpu: number, floorCpu: number, overhead: number, ratio: number, q1: number, q3: number, ratio10: number, rps: number, p99: number }
 const allFloor = [...collected.values()].flat().map((pair) => pair.floor)
 // Without pipelining a bare request costs more (a read and a write of its own), so the same
@@ -193,7 +210,7 @@ const table = [
   ...rows.map((row) => `| ${row.scenario.group === 'peer' ? '_peer:_ ' : ''}${row.scenario.name} | ${row.cpu.toFixed(1)} | ${row.floorCpu.toFixed(1)} | ${row.overhead.toFixed(2)} | ${row.ratio.toFixed(3)} | ${row.q1.toFixed(2)}–${row.q3.toFixed(2)} | ${row.ratio10.toFixed(3)} | ${Math.round(row.rps)} | ${row.p99} |`)
 ].join('\n')
 if (only !== undefined) {
-  console.log(`${table}\n\nONLY=${only}: no targets and no memory check (${elapsed()}).`)
+  console.log(`${table}${introspectionLine}\n\nONLY=${only}: no targets and no memory check (${elapsed()}).`)
   await new Promise<void>((resolve) => { server.removeAllListeners('exit'); server.once('exit', () => resolve()); server.send({ cmd: 'exit' }) })
   process.exit(0)
 }
@@ -226,12 +243,20 @@ const ratioTarget = (name: string, label: string, limit: number): Target =>
   [`${label} <= ${limit.toFixed(2)}`, byName(name).ratio <= limit, byName(name).ratio.toFixed(3), byName(name).ratio10 <= limit, byName(name).ratio10.toFixed(3)]
 const noWorse = (label: string, ours: string, peer: string): Target =>
   [label, byName(ours).overhead <= byName(peer).overhead, `${byName(ours).overhead.toFixed(2)} vs ${byName(peer).overhead.toFixed(2)} µs added`, undefined, 'same']
+// Per request, as a ratio of the other scenario's (both measured against the bare route beside them).
+const withinOf = (name: string, other: string, label: string, limit: number): Target => {
+  const ratio = byName(name).ratio / byName(other).ratio
+  const ratio10 = byName(name).ratio10 / byName(other).ratio10
+  return [`${label}: ratio <= ${limit.toFixed(2)}`, ratio <= limit, ratio.toFixed(3), ratio10 <= limit, ratio10.toFixed(3)]
+}
 const targets: Target[] = [
   ratioTarget('public route, plugin registered', 'public route with the plugin registered', 1.02),
   ratioTarget('bearer, static tokens', 'bearer static token', 1.05),
   ratioTarget('X-Token, static tokens', 'X-Token static token', 1.05),
   ratioTarget('JWT HS256, cached', 'cached JWT HS256', 1.10),
   ratioTarget('JWT RS256 (local JWKS), cached', 'cached JWT RS256 (JWKS)', 1.10),
+  withinOf('introspection, warm cache', 'JWT HS256, cached', 'introspection, warm cache, within 10% of a cached JWT HS256', 1.10),
+  [`introspection: ${COUNT_REQUESTS} requests, ${countTokens} distinct tokens: ${countTokens} introspection requests`, introspectionCalls === countTokens, String(introspectionCalls), undefined, ''],
   noWorse('uncached RS256 no worse than @fastify/jwt uncached', 'JWT RS256 (PEM), uncached', '@fastify/jwt RS256, uncached'),
   noWorse('static tokens no worse than @fastify/bearer-auth', 'bearer, static tokens', '@fastify/bearer-auth alone'),
   // Several bearer schemes, JWT first: an opaque token must not pay a JWT verification, so what it
@@ -253,7 +278,7 @@ const targetTable = [
 ].join('\n')
 const report = `${table}
 
-${targetTable}
+${targetTable}${introspectionLine}
 
 Memory: ${memoryTotal} distinct invalid credentials (static bearer, X-Token, malformed JWT, JWT via JWKS), RSS ${mb(before.rss)} -> ${mb(after.rss)} MB, heap used ${mb(before.heapUsed)} -> ${mb(after.heapUsed)} MB (after gc).
 

@@ -13,6 +13,12 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose'
 // TypeScript sources through tsx would add its per-closure helper calls to every request.
 import protectedRoutes, { MemoryTokenStore } from '../dist/index.js'
 
+/** The tokens of the introspection count (bench/run.ts sends each of them 100 times). */
+export interface IntrospectionCount {
+  path: string
+  tokens: string[]
+}
+
 export interface Scenario {
   name: string
   group: 'ours' | 'peer' | 'floor'
@@ -47,6 +53,35 @@ const jwks = createServer((_req, res) => {
 })
 await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve))
 const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`
+
+// An RFC 7662 introspection endpoint on loopback: every token it was told of is active for an
+// hour. It counts the requests it gets on each path (one path per scheme).
+const introspectionClient = { clientId: 'bench-api', clientSecret: randomBytes(24).toString('base64url') }
+const introspectionBasic = `Basic ${Buffer.from(`${introspectionClient.clientId}:${introspectionClient.clientSecret}`).toString('base64')}`
+const opaqueToken = randomBytes(32).toString('base64url')
+const countTokens = Array.from({ length: 100 }, () => randomBytes(32).toString('base64url'))
+const activeTokens = new Set([opaqueToken, ...countTokens])
+const introspections = new Map<string, number>()
+const introspection = createServer((req, res) => {
+  let body = ''
+  req.setEncoding('utf8')
+  req.on('data', (chunk: string) => { body += chunk })
+  req.on('end', () => {
+    introspections.set(req.url!, (introspections.get(req.url!) ?? 0) + 1)
+    res.setHeader('content-type', 'application/json')
+    if (req.headers.authorization !== introspectionBasic) {
+      res.statusCode = 401
+      res.end('{"error":"invalid_client"}')
+      return
+    }
+    const token = new URLSearchParams(body).get('token')
+    res.end(JSON.stringify(token !== null && activeTokens.has(token)
+      ? { active: true, sub: 'alice', scope: 'items:read', client_id: 'web', iss: issuer, aud: audience, exp: Math.floor(Date.now() / 1000) + 3600 }
+      : { active: false }))
+  })
+})
+await new Promise<void>((resolve) => introspection.listen(0, '127.0.0.1', resolve))
+const introspectionOrigin = `http://127.0.0.1:${(introspection.address() as AddressInfo).port}`
 
 const app = Fastify()
 // The floor, and a second copy of it: the two differ only by the machine's noise.
@@ -86,7 +121,10 @@ await app.register(async (child) => {
       jwtHs: { type: 'bearer', jwt: { ...jwtBase, secret: hsSecret, algorithms: ['HS256'] } },
       jwtHsNoCache: { type: 'bearer', jwt: { ...jwtBase, secret: hsSecret, algorithms: ['HS256'], cache: false } },
       jwtRs: { type: 'bearer', jwt: { ...jwtBase, jwksUrl, algorithms: ['RS256'] } },
-      jwtRsNoCache: { type: 'bearer', jwt: { ...jwtBase, publicKey: publicPem, algorithms: ['RS256'], cache: false } }
+      jwtRsNoCache: { type: 'bearer', jwt: { ...jwtBase, publicKey: publicPem, algorithms: ['RS256'], cache: false } },
+      introspect: { type: 'bearer', introspection: { ...introspectionClient, url: `${introspectionOrigin}/introspect`, issuer, audience } },
+      // A scheme of its own for the count: its cache starts empty.
+      introspectCount: { type: 'bearer', introspection: { ...introspectionClient, url: `${introspectionOrigin}/introspect-count`, issuer, audience } }
     },
     defaultSchemes: ['bearerStatic']
   })
@@ -99,6 +137,8 @@ await app.register(async (child) => {
   child.get('/jwt-rs', { config: { auth: { schemes: ['jwtRs'] } } }, handler)
   child.get('/jwt-rs-nocache', { config: { auth: { schemes: ['jwtRsNoCache'] } } }, handler)
   child.get('/scopes', { config: { auth: { schemes: ['bearerStatic'], scopes: ['items:read'] } } }, handler)
+  child.get('/introspection', { config: { auth: { schemes: ['introspect'] } } }, handler)
+  child.get('/introspection-count', { config: { auth: { schemes: ['introspectCount'] } } }, handler)
 })
 
 // Several bearer schemes on one route, JWT first and a token store second (issue 14): an opaque
@@ -132,6 +172,7 @@ const scenarios: Scenario[] = [
   { name: 'JWT HS256, cached', group: 'ours', path: '/jwt-hs', headers: bearer(hsToken), expectStatus: 200 },
   { name: 'JWT RS256 (PEM), uncached', group: 'ours', path: '/jwt-rs-nocache', headers: bearer(rsToken), expectStatus: 200 },
   { name: 'JWT RS256 (local JWKS), cached', group: 'ours', path: '/jwt-rs', headers: bearer(rsToken), expectStatus: 200 },
+  { name: 'introspection, warm cache', group: 'ours', path: '/introspection', headers: bearer(opaqueToken), expectStatus: 200 },
   { name: 'bearer static + scopes check', group: 'ours', path: '/scopes', headers: bearer(staticToken), expectStatus: 200 },
   { name: '401 refusal (wrong token)', group: 'ours', path: '/bearer-static', headers: bearer('wrong-token'), expectStatus: 401 },
   { name: 'several bearer schemes, opaque store alone (baseline)', group: 'ours', path: '/several/opaque-alone', headers: bearer(opaqueToken), expectStatus: 200 },
@@ -203,10 +244,13 @@ process.on('message', (message: { cmd: string, skip?: number, requests?: number,
   } else if (message.cmd === 'bursts') {
     bursts = { size: message.size!, left: message.windows!, finished: 0, last: cpuMicros(), windows: [] }
     process.send!({ cmd: 'armed' })
+  } else if (message.cmd === 'introspections') {
+    process.send!({ cmd: 'introspections', count: introspections.get('/introspect-count') ?? 0 })
   } else if (message.cmd === 'memory') {
     process.send!({ cmd: 'memory', usage: memory() })
   } else if (message.cmd === 'exit') {
-    app.close().finally(() => { jwks.close(); process.exit(0) })
+    app.close().finally(() => { jwks.close(); introspection.close(); process.exit(0) })
   }
 })
-process.send!({ cmd: 'ready', scenarios, url })
+const introspectionCount: IntrospectionCount = { path: '/introspection-count', tokens: countTokens }
+process.send!({ cmd: 'ready', scenarios, url, introspectionCount })
