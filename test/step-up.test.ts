@@ -49,7 +49,7 @@ interface Harness {
 }
 
 function jwt (key: Uint8Array, issuer: string, extra: Partial<JwtOptions> = {}, onVerify?: () => void): JwtOptions {
-  return { secret: key, algorithms: ['HS256'], issuer, audience: AUDIENCE, ...extra, [kJwtInternals]: { onVerify } } as JwtOptions
+  return { secret: key, algorithms: ['HS256'], issuer, audience: AUDIENCE, ...extra, [kJwtInternals]: { onVerify } } as unknown as JwtOptions
 }
 
 async function harness (t: Parameters<typeof fresh>[0], extra: Partial<JwtOptions> = {}): Promise<Harness> {

@@ -20,7 +20,7 @@ async function resourceServer (t: Parameters<typeof fresh>[0], as: Issuer, jwks:
     typ: 'at+jwt',
     ...jwks,
     [kJwtInternals]: { onVerify: () => { verifications++ } }
-  } as JwtOptions
+  } as unknown as JwtOptions
   const app = fresh(t)
   await app.register(protectedRoutes, { schemes: { idp: { type: 'bearer', jwt } } })
   app.get('/me', { config: { auth: true } }, async (request) => ({ sub: request.auth?.claims?.sub }))
