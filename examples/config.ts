@@ -58,3 +58,8 @@ export function banner (url: string, config: StartConfig): string {
     ''
   ].join('\n')
 }
+
+/** The banner's line about the external issuer, if there is one. */
+export function externalIssuerBanner (externalIssuer: ExternalIssuer | undefined): string {
+  return externalIssuer === undefined ? '' : `Also accepted: access tokens of ${externalIssuer.issuer} (audience ${externalIssuer.audience})\n`
+}

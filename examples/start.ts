@@ -1,4 +1,4 @@
-import { banner, readConfig, readExternalIssuer } from './config.js'
+import { banner, externalIssuerBanner, readConfig, readExternalIssuer } from './config.js'
 import { buildServer } from './server.js'
 import { readStoreConfig, storeBanner } from './store.js'
 
@@ -22,4 +22,4 @@ async function shutdown (signal: NodeJS.Signals): Promise<void> {
 process.once('SIGINT', shutdown)
 process.once('SIGTERM', shutdown)
 
-process.stdout.write(banner(url, config) + storeBanner(storeConfig) + (externalIssuer === undefined ? '' : `Also accepted: access tokens of ${externalIssuer.issuer} (audience ${externalIssuer.audience})\n`))
+process.stdout.write(banner(url, config) + storeBanner(storeConfig) + externalIssuerBanner(externalIssuer))

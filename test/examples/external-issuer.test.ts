@@ -1,5 +1,5 @@
 import t from 'tap'
-import { readExternalIssuer } from '../../examples/config.js'
+import { externalIssuerBanner, readExternalIssuer } from '../../examples/config.js'
 import { accessToken, errorBody, server } from './fixtures/helpers.js'
 import { keyPair, sign } from '../helpers/jwt.js'
 import { metadataServer } from '../helpers/metadata-server.js'
@@ -67,4 +67,9 @@ t.test('EXTERNAL_ISSUER, EXTERNAL_AUDIENCE and EXTERNAL_ALGORITHMS configure it'
 
 t.test('an external issuer that is no https URL stops the boot', async (t) => {
   await t.rejects(server(t, { externalIssuer: { issuer: 'http://kc.example/realms/demo', audience: AUDIENCE } }), { code: 'FST_PROTECTED_ROUTES_INVALID_OPTION' })
+})
+
+t.test('the banner names the external issuer and its audience, and says nothing without one', async (t) => {
+  t.equal(externalIssuerBanner(undefined), '')
+  t.equal(externalIssuerBanner({ issuer: 'https://kc.example/realms/demo', audience: 'account', algorithms: ['RS256'] }), 'Also accepted: access tokens of https://kc.example/realms/demo (audience account)\n')
 })
