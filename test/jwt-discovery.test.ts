@@ -1,22 +1,11 @@
 import t, { type Test } from 'tap'
 import type { ServerResponse } from 'node:http'
-import { Writable } from 'node:stream'
+import { captureLogs } from './helpers/app.js'
 import { jwtDescriptions } from '../lib/verifiers/jwt-refusals.js'
 import { AUDIENCE, assertRefused, assertUnavailable, claims, jwtApp, keyPair, sign } from './helpers/jwt.js'
 import { json, metadataServer, sleep, type MetadataServer } from './helpers/metadata-server.js'
 
 const OIDC = '/.well-known/openid-configuration'
-
-function logLines (): { stream: Writable, lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = []
-  const stream = new Writable({
-    write (chunk: Buffer, _encoding, callback) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>)
-      callback()
-    }
-  })
-  return { stream, lines }
-}
 
 /** An issuer on 127.0.0.1: its metadata at the OpenID Connect URL, its JWKS at /jwks. */
 async function issuerServer (t: Test, keys: unknown[], metadata: Record<string, unknown> = {}): Promise<{ server: MetadataServer, issuer: string }> {
@@ -55,7 +44,7 @@ t.test('an issuer down at boot: the app boots, answers 503, then 200 once the is
   const a = await keyPair('ES256', 'a')
   const { server, issuer } = await issuerServer(t, [a.publicJwk])
   server.route(OIDC, json(503, { error: 'starting' }))
-  const logs = logLines()
+  const logs = captureLogs()
   const { get } = await jwtApp(t, { issuer, discovery: true, algorithms: ['ES256'], jwksCooldown: 100 }, { realClock: true, server: { logger: { stream: logs.stream } } })
   const now = Math.floor(Date.now() / 1000)
   const token = await sign(a.privateKey, 'ES256', claims({ iss: issuer, iat: now, exp: now + 60 }), { kid: 'a' })
@@ -72,7 +61,7 @@ t.test('metadata naming another issuer is refused: 503 and a line that says what
   const a = await keyPair('ES256', 'a')
   const { server, issuer } = await issuerServer(t, [a.publicJwk])
   server.route(OIDC, { issuer: 'https://attacker.example/', jwks_uri: `${server.origin}/jwks` })
-  const logs = logLines()
+  const logs = captureLogs()
   const { get } = await jwtApp(t, { issuer, discovery: true, algorithms: ['ES256'] }, { realClock: true, server: { logger: { stream: logs.stream } } })
   const now = Math.floor(Date.now() / 1000)
   assertUnavailable(t, await get(await sign(a.privateKey, 'ES256', claims({ iss: issuer, iat: now, exp: now + 60 }), { kid: 'a' })))
@@ -109,7 +98,7 @@ t.test('a jwksUrl that does not answer a JWKS is reported at the first fetch wit
       const server = await metadataServer(t)
       server.route('/jwks', answer)
       server.route('/jwks2', { keys: [a.publicJwk] })
-      const logs = logLines()
+      const logs = captureLogs()
       const { get } = await jwtApp(t, { jwksUrl: `${server.origin}/jwks`, algorithms: ['ES256'] }, { server: { logger: { stream: logs.stream } } })
       assertUnavailable(t, await get(await sign(a.privateKey, 'ES256', claims(), { kid: 'a' })))
       const line = logs.lines.find((entry) => String(entry.msg).startsWith('fastify-protected-routes: the JWKS could not be fetched'))
@@ -120,7 +109,7 @@ t.test('a jwksUrl that does not answer a JWKS is reported at the first fetch wit
   await t.test('a slow JWKS: the timeout, without a diagnosis', async (t) => {
     const server = await metadataServer(t)
     server.route('/jwks', (_req: unknown, res: ServerResponse) => { res.writeHead(200, { 'content-type': 'application/json' }); res.write('{"keys":') })
-    const logs = logLines()
+    const logs = captureLogs()
     const { get } = await jwtApp(t, { jwksUrl: `${server.origin}/jwks`, algorithms: ['ES256'], jwksTimeout: 100 }, { server: { logger: { stream: logs.stream } } })
     assertUnavailable(t, await get(await sign(a.privateKey, 'ES256', claims(), { kid: 'a' })))
     t.ok(logs.lines.some((entry) => entry.msg === 'fastify-protected-routes: the JWKS could not be fetched; verifying with the keys fetched before, if any'))

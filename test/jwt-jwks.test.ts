@@ -1,22 +1,11 @@
 import t from 'tap'
-import { Writable } from 'node:stream'
+import { captureLogs } from './helpers/app.js'
 import { jwtDescriptions } from '../lib/verifiers/jwt-refusals.js'
 import { assertRefused, assertUnavailable, claims, jwksServer, jwtApp, keyPair, sign, sleep, type KeyPair } from './helpers/jwt.js'
 
 /** A token signed by `keys` with its kid; `jti` makes it distinct, so it is never a cache hit. */
 async function token (keys: KeyPair, kid: string, jti: string): Promise<string> {
   return await sign(keys.privateKey, keys.alg, claims({ jti }), { kid })
-}
-
-function logLines (): { stream: Writable, lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = []
-  const stream = new Writable({
-    write (chunk: Buffer, _encoding, callback) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>)
-      callback()
-    }
-  })
-  return { stream, lines }
 }
 
 t.test('keys are fetched from the JWKS once and reused', async (t) => {
@@ -77,7 +66,7 @@ t.test('JWKS endpoint down before any key was fetched: fail closed with 503', as
       const jwks = await jwksServer(t, [a.publicJwk])
       if (failure === 'refused') await jwks.stop()
       else jwks.mode(failure, 1000)
-      const logs = logLines()
+      const logs = captureLogs()
       const { get } = await jwtApp(t, { jwksUrl: jwks.url, algorithms: ['RS256'], jwksTimeout: 100, jwksCooldown: 1000 }, { server: { logger: { level: 'warn', stream: logs.stream } } })
       assertUnavailable(t, await get(await token(a, 'a', '1')))
       const hits = jwks.hits()

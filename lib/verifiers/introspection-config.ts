@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { InvalidOptionError, InvalidTokenError, jwtDescriptions } from '../errors.js'
 import type { AuthUser } from '../types.js'
-import { isPlainObject } from '../checks.js'
+import { integerOption, isNonEmptyString, isPlainObject } from '../checks.js'
 import { compileScopeClaim, type ScopeClaim, type ScopeReader } from './scopes.js'
 import { checkIssuerUrl } from './discovery.js'
 import { isAllowedEndpoint } from './endpoint-url.js'
@@ -115,19 +115,6 @@ const defaults = Object.freeze({
   clockTolerance: 30
 })
 
-function isNonEmptyString (value: unknown): value is string {
-  return typeof value === 'string' && value !== ''
-}
-
-function integer (path: string, options: Record<string, unknown>, name: string, min: number, max: number, fallback: number): number {
-  const value = options[name]
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(`${path}.${name} must be an integer from ${min} to ${max}`)
-  }
-  return value
-}
-
 function checkUrl (path: string, value: unknown): URL {
   let url: URL
   try {
@@ -157,8 +144,8 @@ function checkCache (path: string, cache: unknown): { cacheMax: number, ttl: num
   if (cache === false) return { cacheMax: 0, ttl: 0 }
   if (!isPlainObject(cache) || Object.keys(cache).some((key) => key !== 'max' && key !== 'ttl')) throw new InvalidOptionError(`${path}.cache must be false or { max, ttl }`)
   return {
-    cacheMax: integer(`${path}.cache`, cache, 'max', 1, 10_000_000, defaults.cacheMax),
-    ttl: integer(`${path}.cache`, cache, 'ttl', 1, 86_400, defaults.ttl)
+    cacheMax: integerOption(`${path}.cache`, cache, 'max', 1, 10_000_000, defaults.cacheMax),
+    ttl: integerOption(`${path}.cache`, cache, 'ttl', 1, 86_400, defaults.ttl)
   }
 }
 
@@ -190,7 +177,7 @@ export function checkIntrospectionOptions (schemeName: string, options: Introspe
   const auth = options.auth ?? 'client_secret_basic'
   if (auth !== 'client_secret_basic' && auth !== 'client_secret_post') throw new InvalidOptionError(`${path}.auth must be 'client_secret_basic' or 'client_secret_post'`)
   if (options.user !== undefined && typeof options.user !== 'function') throw new InvalidOptionError(`${path}.user must be a function`)
-  const timeout = integer(path, raw, 'timeout', 1, 60_000, Math.min(defaults.timeout, verifyTimeout))
+  const timeout = integerOption(path, raw, 'timeout', 1, 60_000, Math.min(defaults.timeout, verifyTimeout))
   // Past verifyTimeout the request has had its 503 already and the call would run on unawaited.
   if (timeout > verifyTimeout) throw new InvalidOptionError(`${path}.timeout is ${timeout} ms, longer than verifyTimeout (${verifyTimeout} ms): make it shorter`)
   const { cacheMax, ttl } = checkCache(path, options.cache)
@@ -207,7 +194,7 @@ export function checkIntrospectionOptions (schemeName: string, options: Introspe
     cacheMax,
     ttlMs: ttl * 1000,
     negativeTtlMs: Math.min(ttl, defaults.negativeTtl) * 1000,
-    clockTolerance: integer(path, raw, 'clockTolerance', 0, 300, defaults.clockTolerance),
+    clockTolerance: integerOption(path, raw, 'clockTolerance', 0, 300, defaults.clockTolerance),
     user: options.user,
     scopeClaim: compileScopeClaim(`${path}.scopeClaim`, options.scopeClaim, malformed)
   })

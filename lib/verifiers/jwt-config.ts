@@ -2,7 +2,7 @@ import { InvalidOptionError, InvalidTokenError } from '../errors.js'
 import type { JwtOptions, JwtPublicKey } from './jwt-options.js'
 import { jwtDescriptions } from './jwt-refusals.js'
 import { compileScopeClaim, type ScopeReader } from './scopes.js'
-import { isPlainObject } from '../checks.js'
+import { integerOption, isNonEmptyString, isPlainObject } from '../checks.js'
 import { isAllowedEndpoint } from './endpoint-url.js'
 import { checkIssuerUrl } from './discovery.js'
 
@@ -89,19 +89,6 @@ const defaults = Object.freeze({
   jwksCacheMaxAge: 600_000
 })
 
-function isNonEmptyString (value: unknown): value is string {
-  return typeof value === 'string' && value !== ''
-}
-
-function integer<F extends number | undefined> (path: string, options: Record<string, unknown>, name: string, min: number, max: number, fallback: F): number | F {
-  const value = options[name]
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(`${path}.${name} must be an integer from ${min} to ${max}`)
-  }
-  return value
-}
-
 function checkAlgorithms (path: string, algorithms: unknown): { algorithms: readonly string[], hmac: boolean } {
   if (!Array.isArray(algorithms) || algorithms.length === 0 || !algorithms.every(isNonEmptyString)) {
     throw new InvalidOptionError(`${path}.algorithms must list the accepted algorithms, e.g. ['RS256']`)
@@ -139,9 +126,9 @@ export function checkSecret (path: string, secret: unknown, algorithms: readonly
 
 function jwksSettings (path: string, settings: Record<string, unknown>): { timeout: number, cooldown: number, maxAge: number } {
   return {
-    timeout: integer(path, settings, 'jwksTimeout', 1, 60_000, defaults.jwksTimeout),
-    cooldown: integer(path, settings, 'jwksCooldown', 0, 86_400_000, defaults.jwksCooldown),
-    maxAge: integer(path, settings, 'jwksCacheMaxAge', 0, 86_400_000, defaults.jwksCacheMaxAge)
+    timeout: integerOption(path, settings, 'jwksTimeout', 1, 60_000, defaults.jwksTimeout),
+    cooldown: integerOption(path, settings, 'jwksCooldown', 0, 86_400_000, defaults.jwksCooldown),
+    maxAge: integerOption(path, settings, 'jwksCacheMaxAge', 0, 86_400_000, defaults.jwksCacheMaxAge)
   }
 }
 
@@ -218,7 +205,7 @@ function checkCache (path: string, cache: unknown): number {
   if (cache === undefined) return defaults.cacheMax
   if (cache === false) return 0
   if (!isPlainObject(cache) || Object.keys(cache).some((key) => key !== 'max')) throw new InvalidOptionError(`${path}.cache must be false or { max }`)
-  return integer(`${path}.cache`, cache, 'max', 1, 10_000_000, defaults.cacheMax)
+  return integerOption(`${path}.cache`, cache, 'max', 1, 10_000_000, defaults.cacheMax)
 }
 
 function optionalFunction<T> (path: string, options: Record<string, unknown>, name: string): T | undefined {
@@ -254,10 +241,10 @@ export function checkJwtOptions (schemeName: string, options: JwtOptions): JwtCo
   return {
     path,
     issuers,
-    clockTolerance: integer(path, raw, 'clockTolerance', 0, MAX_CLOCK_TOLERANCE, defaults.clockTolerance),
+    clockTolerance: integerOption(path, raw, 'clockTolerance', 0, MAX_CLOCK_TOLERANCE, defaults.clockTolerance),
     typ: options.typ,
     requiredClaims: Object.freeze([...new Set(['exp', ...requiredClaims])]),
-    maxTokenAge: integer(path, raw, 'maxTokenAge', 1, 31_536_000, undefined),
+    maxTokenAge: integerOption(path, raw, 'maxTokenAge', 1, 31_536_000, undefined),
     scopeClaim,
     user: optionalFunction(path, raw, 'user'),
     isRevoked: optionalFunction(path, raw, 'isRevoked'),
