@@ -377,7 +377,9 @@ export class RedisTokenStore implements TokenStore {
   }
 
   #cached (key: string): TokenRecord | string | null | undefined {
-    if (!this.#subscribed) return undefined
+    // Not while the client is away either: the subscription may not have noticed yet, and a
+    // revocation made meanwhile could not reach this cache. Fail closed, cache or not.
+    if (!this.#subscribed || this.#client.status !== 'ready') return undefined
     const entry = this.#cache?.get(key)
     if (entry === undefined) return undefined
     if (this.#now() < entry.until) return entry.value
