@@ -41,6 +41,7 @@ function counting (client: Redis, delayGet?: () => Promise<void>): { client: Red
         return value
       },
       mget: (...keys) => { calls.push('mget'); return client.mget(...keys) },
+      set: (key, value, px, ms, nx) => { calls.push('set'); return client.set(key, value, px, ms, nx) },
       multi: (commands) => { calls.push('multi'); return client.multi(commands) },
       pipeline: (commands) => { calls.push('pipeline'); return client.pipeline(commands) },
       duplicate: (override) => client.duplicate(override)

@@ -1,6 +1,7 @@
 import {
   checkGrant,
   checkJti,
+  checkUseOnce,
   digest,
   freezeRecord,
   internalClock,
@@ -39,6 +40,13 @@ export interface MemoryTokenStoreOptions {
    * @default 86400
    */
   maxJwtLifetime?: number
+  /**
+   * Most DPoP proof ids ({@link TokenStore.useOnce}) kept, each for the proof window. When full
+   * and none has expired, `useOnce` throws a RangeError (the request gets 500): a proof id is
+   * never forgotten early, which would let its proof be replayed.
+   * @default 100000
+   */
+  maxProofs?: number
 }
 
 /**
@@ -63,6 +71,9 @@ export class MemoryTokenStore implements TokenStore {
   readonly #bySubject = new Map<string, Set<string>>()
   /** 'j' + digest(jti) -> revoked until (ms); 's' + digest(sub) -> { cutoff, until } (both ms). */
   readonly #revocations = new Map<string, { cutoff: number, until: number }>()
+  readonly #maxProofs: number
+  /** useOnce keys -> used until (ms), roughly in expiry order. */
+  readonly #used = new Map<string, number>()
 
   constructor (options: MemoryTokenStoreOptions = {}) {
     this.#now = internalClock(options)
@@ -70,17 +81,18 @@ export class MemoryTokenStore implements TokenStore {
     this.#maxTokens = positive(options.maxTokens, 'maxTokens', 10_000)
     this.#maxRevocations = positive(options.maxRevocations, 'maxRevocations', 100_000)
     this.#jwtWindowMs = (positive(options.maxJwtLifetime, 'maxJwtLifetime', 86_400) + MAX_CLOCK_TOLERANCE) * 1000
+    this.#maxProofs = positive(options.maxProofs, 'maxProofs', 100_000)
   }
 
   async issue (grant: TokenGrant): Promise<IssuedToken> {
-    const { subject, expiresIn, scopes, user } = checkGrant(grant)
+    const { subject, expiresIn, scopes, user, jkt } = checkGrant(grant)
     const now = this.#now()
     if (this.#tokens.size >= this.#maxTokens) this.#makeRoom(now)
     const token = newToken()
     const key = digest(token)
     const expiresAt = now + expiresIn * 1000
     // A copy: the caller's user object stays theirs, as it would through Redis.
-    this.#tokens.set(key, freezeRecord(subject, structuredClone(user), scopes, expiresAt))
+    this.#tokens.set(key, freezeRecord(subject, structuredClone(user), scopes, expiresAt, jkt))
     let keys = this.#bySubject.get(subject)
     if (keys === undefined) this.#bySubject.set(subject, keys = new Set())
     keys.add(key)
@@ -140,10 +152,27 @@ export class MemoryTokenStore implements TokenStore {
     return mark !== undefined && issuedBy(claims.iat, mark.cutoff)
   }
 
+  async useOnce (key: string, ttlMs: number): Promise<boolean> {
+    checkUseOnce(key, ttlMs)
+    const now = this.#now()
+    const until = this.#used.get(key)
+    if (until !== undefined && now < until) return false
+    this.#used.delete(key)
+    if (this.#used.size >= this.#maxProofs) {
+      for (const [old, end] of this.#used) {
+        if (now >= end) this.#used.delete(old)
+      }
+      if (this.#used.size >= this.#maxProofs) throw new RangeError('MemoryTokenStore: maxProofs reached; no proof id has expired yet')
+    }
+    this.#used.set(key, now + ttlMs)
+    return true
+  }
+
   async close (): Promise<void> {
     this.#tokens.clear()
     this.#bySubject.clear()
     this.#revocations.clear()
+    this.#used.clear()
   }
 
   #live (key: string, now: number): { cutoff: number, until: number } | undefined {

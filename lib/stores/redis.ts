@@ -3,6 +3,7 @@ import { VerifierUnavailableError } from '../errors.js'
 import {
   checkGrant,
   checkJti,
+  checkUseOnce,
   digest,
   freezeRecord,
   internalClock,
@@ -45,6 +46,8 @@ export interface RedisClient {
   on (event: string, listener: () => void): unknown
   removeListener (event: string, listener: () => void): unknown
   get (key: string): Promise<string | null>
+  /** `SET key value PX ms NX`: the DPoP replay cache. */
+  set (key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<string | null>
   mget (...keys: string[]): Promise<Array<string | null>>
   multi (commands: unknown[][]): RedisBatch
   pipeline (commands: unknown[][]): RedisBatch
@@ -116,8 +119,8 @@ function parseCutoff (value: string): number {
 }
 
 function parseRecord (json: string): TokenRecord {
-  const { subject, user, scopes, expiresAt } = JSON.parse(json) as TokenRecord
-  return freezeRecord(subject, user, scopes, expiresAt)
+  const { subject, user, scopes, expiresAt, jkt } = JSON.parse(json) as TokenRecord
+  return freezeRecord(subject, user, scopes, expiresAt, jkt)
 }
 
 /**
@@ -206,13 +209,13 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async issue (grant: TokenGrant): Promise<IssuedToken> {
-    const { subject, expiresIn, scopes, user } = checkGrant(grant)
+    const { subject, expiresIn, scopes, user, jkt } = checkGrant(grant)
     const token = newToken()
     const key = digest(token)
     const now = this.#now()
     const ttl = expiresIn * 1000
     const expiresAt = now + ttl
-    const record = JSON.stringify({ subject, user, scopes, expiresAt })
+    const record = JSON.stringify({ subject, user, scopes, expiresAt, jkt })
     const tokens = this.#key('u:', digest(subject))
     await this.#run(async () => replies(await this.#client.multi([
       ['set', this.#key('t:', key), record, 'PX', ttl],
@@ -299,6 +302,13 @@ export class RedisTokenStore implements TokenStore {
     }
     // A subject key's value (cached or not) is always the cutoff string.
     return jti !== null || (cutoff !== null && issuedBy(claims.iat, parseCutoff(cutoff as string)))
+  }
+
+  /** One `SET key 1 NX PX ttl`: atomic across every instance that shares this Redis and prefix. */
+  async useOnce (key: string, ttlMs: number): Promise<boolean> {
+    checkUseOnce(key, ttlMs)
+    const reply = await this.#run(() => this.#client.set(this.#key('p:', digest(key)), '1', 'PX', ttlMs, 'NX'))
+    return reply === 'OK'
   }
 
   async close (): Promise<void> {

@@ -16,6 +16,12 @@ export interface TokenGrant {
    * @default { sub: subject }
    */
   readonly user?: AuthUser
+  /**
+   * Binds the token to a DPoP key (RFC 9449 §6): the RFC 7638 SHA-256 thumbprint of the
+   * client's public key. A bound token is accepted only with a DPoP proof made with that key,
+   * never as a bearer token.
+   */
+  readonly jkt?: string
 }
 
 /** An issued opaque token. The store keeps only its SHA-256 digest: this is the one copy. */
@@ -33,6 +39,8 @@ export interface TokenRecord {
   readonly scopes: readonly string[]
   /** Epoch milliseconds. */
   readonly expiresAt: number
+  /** The DPoP key thumbprint the token is bound to ({@link TokenGrant.jkt}); absent for a bearer token. */
+  readonly jkt?: string
 }
 
 /** The claims of a verified JWT that revocation looks at. */
@@ -71,6 +79,13 @@ export interface TokenStore {
    * `iat` no later than the millisecond of a {@link TokenStore.revokeAll} of its `sub`?
    */
   isJwtRevoked (claims: RevocableClaims): Promise<boolean>
+  /**
+   * Records `key` as used for `ttlMs` milliseconds, atomically: resolves `true` the first time,
+   * `false` while it is recorded (on any instance that shares the store). The DPoP replay cache
+   * (a proof's `jti`, RFC 9449 §11.1). Optional for a store of your own, which then cannot be a
+   * `dpop.replayStore`.
+   */
+  useOnce? (key: string, ttlMs: number): Promise<boolean>
   /** Releases what the store holds (timers, its own connections); never the app's client. */
   close (): Promise<void>
 }
@@ -148,18 +163,29 @@ export function digest (value: string): string {
 }
 
 /** Checks a grant and fills in its defaults; throws TypeError or RangeError. */
-export function checkGrant (grant: TokenGrant): { subject: string, expiresIn: number, scopes: readonly string[], user: AuthUser } {
+export function checkGrant (grant: TokenGrant): { subject: string, expiresIn: number, scopes: readonly string[], user: AuthUser, jkt: string | undefined } {
   if (typeof grant !== 'object' || grant === null) throw new TypeError('issue: the grant must be an object')
-  const { subject, expiresIn, scopes = [], user = { sub: subject } as unknown as AuthUser } = grant
+  const { subject, expiresIn, scopes = [], user = { sub: subject } as unknown as AuthUser, jkt } = grant
   if (typeof subject !== 'string' || subject === '') throw new TypeError('issue: subject must be a non-empty string')
   if (!Number.isInteger(expiresIn) || expiresIn < 1 || expiresIn > MAX_LIFETIME) throw new RangeError(`issue: expiresIn must be a whole number of seconds from 1 to ${MAX_LIFETIME}`)
   if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && SCOPE_TOKEN.test(scope))) throw new TypeError('issue: scopes must be an array of scope tokens')
   if (typeof user !== 'object' || user === null || Array.isArray(user)) throw new TypeError('issue: user must be an object')
-  return { subject, expiresIn, scopes, user }
+  if (jkt !== undefined && (typeof jkt !== 'string' || !JKT.test(jkt))) throw new TypeError('issue: jkt must be an RFC 7638 SHA-256 thumbprint (43 base64url characters)')
+  return { subject, expiresIn, scopes, user, jkt }
 }
 
-export function freezeRecord (subject: string, user: AuthUser, scopes: readonly string[], expiresAt: number): TokenRecord {
-  return Object.freeze({ subject, user: Object.freeze(user), scopes: Object.freeze([...scopes]), expiresAt })
+/** An RFC 7638 SHA-256 JWK thumbprint, base64url (RFC 9449 §6.1). */
+export const JKT = /^[A-Za-z0-9_-]{43}$/
+
+export function freezeRecord (subject: string, user: AuthUser, scopes: readonly string[], expiresAt: number, jkt?: string): TokenRecord {
+  const record = { subject, user: Object.freeze(user), scopes: Object.freeze([...scopes]), expiresAt }
+  return Object.freeze(jkt === undefined ? record : { ...record, jkt })
+}
+
+/** A {@link TokenStore.useOnce} key and lifetime; throws TypeError or RangeError. */
+export function checkUseOnce (key: unknown, ttlMs: unknown): void {
+  if (typeof key !== 'string' || key === '' || key.length > 512) throw new TypeError('useOnce: key must be a non-empty string of at most 512 characters')
+  if (!Number.isInteger(ttlMs) || (ttlMs as number) < 1 || (ttlMs as number) > MAX_LIFETIME * 1000) throw new RangeError('useOnce: ttlMs must be a whole number of milliseconds, at least 1')
 }
 
 /** A JWT id to record: a non-empty string, with the token's exp as a number. */
