@@ -1,15 +1,17 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { errorChallenge } from './challenge.js'
-import { Malformed, rawHeader } from './credential.js'
+import { DpopCredential, Malformed, rawHeader, tokenOf, type Credential } from './credential.js'
 import {
   AccessDeniedError,
   descriptions,
   InsufficientScopeError,
+  InvalidDpopProofError,
   InsufficientUserAuthenticationError,
   InvalidRequestError,
   InvalidTokenError,
   MissingCredentialsError,
   refusalDescriptions,
+  UseDpopNonceError,
   VerifierFailedError,
   VerifierUnavailableError
 } from './errors.js'
@@ -19,7 +21,7 @@ import type { LogLevel } from './types.js'
 import { isThenable } from './checks.js'
 import { safeLog } from './log.js'
 import { authenticatedEnough } from './step-up.js'
-import { classifyFault, withTimeout, type Verified } from './verifiers/verifier.js'
+import { classifyFault, isInstance, withTimeout, type Verified } from './verifiers/verifier.js'
 
 /**
  * The refusal, with its status and challenge already on the reply; Fastify's error handler
@@ -54,35 +56,55 @@ function fault (request: FastifyRequest, reply: FastifyReply, err: Error & { sta
   return err instanceof VerifierUnavailableError ? new VerifierUnavailableError() : new VerifierFailedError()
 }
 
-/** 401 invalid_token: the failing scheme's challenge carries the error, the others are offered plain, each once. */
-function invalidToken (route: ResolvedRoute, failed: Scheme, description: string): string | readonly string[] {
-  return oneOrMany(route.bases.map((base) => base === failed.challenge ? errorChallenge(base, 'invalid_token', description) : base))
+/** The challenge a credential was presented under: its scheme's, or the scheme's DPoP one. */
+function presentedUnder (scheme: Scheme, credential: Credential): string {
+  return typeof credential === 'string' ? scheme.challenge : scheme.dpop!.challenge
 }
 
-/** What answers a credential whose verifier threw or rejected: its refusal (401), or a fault (500/503). */
-function verifyFailed (thrown: unknown, scheme: Scheme, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Error {
+/** A 401's challenges: `failed` carries the error, the route's others are offered plain, each once. */
+function withError (route: ResolvedRoute, failed: string, error: 'invalid_token' | 'invalid_dpop_proof' | 'use_dpop_nonce', description: string): string | readonly string[] {
+  return oneOrMany(route.bases.map((base) => base === failed ? errorChallenge(base, error, description) : base))
+}
+
+/**
+ * What answers a credential whose verifier threw or rejected: its refusal (401), or a fault
+ * (500/503). A DPoP proof refusal (RFC 9449 §7.1) is on the DPoP challenge; a nonce demand
+ * (§9) carries a fresh nonce.
+ */
+function verifyFailed (thrown: unknown, scheme: Scheme, credential: Credential, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Error {
+  // Only the DPoP path's own checks throw these (a verifier's are faults: guardVerifier made them so).
+  const { dpop } = scheme
+  if (dpop !== undefined && typeof credential !== 'string') {
+    if (isInstance(thrown, InvalidDpopProofError)) {
+      return refuse(request, reply, logLevel, thrown, scheme.name, withError(route, dpop.challenge, 'invalid_dpop_proof', thrown.message))
+    }
+    if (isInstance(thrown, UseDpopNonceError)) {
+      reply.header('dpop-nonce', dpop.nonce())
+      return refuse(request, reply, logLevel, thrown, scheme.name, withError(route, dpop.challenge, 'use_dpop_nonce', thrown.message))
+    }
+  }
   const err = classifyFault(thrown) as Error & { statusCode: number }
   if (err instanceof InvalidTokenError) {
     const refusal = refusalDescriptions.has(err.message) ? err : new InvalidTokenError(scheme.refused)
-    return refuse(request, reply, logLevel, refusal, scheme.name, invalidToken(route, scheme, refusal.message))
+    return refuse(request, reply, logLevel, refusal, scheme.name, withError(route, presentedUnder(scheme, credential), 'invalid_token', refusal.message))
   }
   return fault(request, reply, err, scheme.name, 'authentication fault')
 }
 
-function accepted (verified: Verified | null, scheme: Scheme, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Verified {
+function accepted (verified: Verified | null, scheme: Scheme, credential: Credential, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Verified {
   if (verified === null) {
-    throw refuse(request, reply, logLevel, new InvalidTokenError(scheme.refused), scheme.name, invalidToken(route, scheme, scheme.refused))
+    throw refuse(request, reply, logLevel, new InvalidTokenError(scheme.refused), scheme.name, withError(route, presentedUnder(scheme, credential), 'invalid_token', scheme.refused))
   }
   return verified
 }
 
 /** One of several credentials through its scheme's verifier. */
-function verifyOne (scheme: Scheme, token: string, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Promise<Verified> {
+function verifyOne (scheme: Scheme, credential: Credential, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Promise<Verified> {
   return new Promise((resolve, reject) => {
-    scheme.verify(token, request, (failed, verified) => {
+    scheme.verify(credential, request, reply, (failed, verified) => {
       try {
-        if (failed !== undefined) throw verifyFailed(failed, scheme, request, reply, logLevel, route)
-        resolve(accepted(verified, scheme, request, reply, logLevel, route))
+        if (failed !== undefined) throw verifyFailed(failed, scheme, credential, request, reply, logLevel, route)
+        resolve(accepted(verified, scheme, credential, request, reply, logLevel, route))
       } catch (err) {
         reject(err)
       }
@@ -92,24 +114,28 @@ function verifyOne (scheme: Scheme, token: string, request: FastifyRequest, repl
 
 /**
  * A credential read by several schemes (one place, e.g. two bearer schemes): offered to them in
- * order, skipping those whose verifier does not take it (a JWT scheme takes JWTs from an issuer
- * it trusts, a token store the rest), and accepted by the first that verifies it. A refusal
- * moves on to the next; a fault ends the request. Refused by all: the last refusal is the answer.
+ * order, skipping those that do not take it (by its presentation, `Bearer` or `DPoP`; a JWT
+ * scheme takes JWTs from an issuer it trusts, a token store the rest), and accepted by the first
+ * that verifies it. A refusal of the token moves on to the next; a fault, or a refusal of the
+ * DPoP proof, ends the request. Refused by all: the last refusal is the answer.
  */
-function verifyShared (group: Group, token: string, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Promise<[Scheme, Verified]> {
-  if (group.schemes.length === 1) return verifyOne(group.first, token, request, reply, logLevel, route).then((verified) => [group.first, verified])
+function verifyShared (group: Group, credential: Credential, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, route: ResolvedRoute): Promise<[Scheme, Verified]> {
+  if (group.schemes.length === 1) return verifyOne(group.first, credential, request, reply, logLevel, route).then((verified) => [group.first, verified])
   return new Promise((resolve, reject) => {
-    let refusedBy = group.first
+    let refusedBy: Scheme | undefined
     let description = group.first.refused
     const offer = (from: number): void => {
       let at = from
-      while (at < group.schemes.length && group.schemes[at]!.takes?.(token) === false) at++
+      while (at < group.schemes.length && !group.schemes[at]!.takes(credential)) at++
       const scheme = group.schemes[at]
       if (scheme === undefined) {
-        reject(refuse(request, reply, logLevel, new InvalidTokenError(description), refusedBy.name, invalidToken(route, refusedBy, description)))
+        // None took it: refused on the first scheme that accepts its presentation (the group's
+        // extractor found it, so one does).
+        refusedBy ??= group.schemes.find((candidate) => typeof credential === 'string' ? candidate.presentations.bearer : candidate.presentations.dpop)!
+        reject(refuse(request, reply, logLevel, new InvalidTokenError(description), refusedBy.name, withError(route, presentedUnder(refusedBy, credential), 'invalid_token', description)))
         return
       }
-      scheme.verify(token, request, (failed, verified) => {
+      scheme.verify(credential, request, reply, (failed, verified) => {
         if (verified !== null) {
           resolve([scheme, verified])
           return
@@ -117,7 +143,7 @@ function verifyShared (group: Group, token: string, request: FastifyRequest, rep
         if (failed !== undefined) {
           const err = classifyFault(failed)
           if (!(err instanceof InvalidTokenError)) {
-            reject(fault(request, reply, err as Error & { statusCode: number }, scheme.name, 'authentication fault'))
+            reject(verifyFailed(failed, scheme, credential, request, reply, logLevel, route))
             return
           }
           description = refusalDescriptions.has(err.message) ? err.message : scheme.refused
@@ -154,15 +180,15 @@ function admit (request: FastifyRequest, verified: Verified): void {
  * it for a token with more scopes that the route would still refuse for its authentication.
  * Authentication comes before authorization, as 401 before 403 (RFC 9110 §15.5.2, §15.5.4).
  */
-function authorize (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number, scheme: Scheme, verified: Verified): Promise<void> | undefined {
+function authorize (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number, scheme: Scheme, credential: Credential, verified: Verified): Promise<void> | undefined {
   const { stepUp } = route
   if (stepUp !== undefined && !authenticatedEnough(stepUp, verified.claims, scheme.clockTolerance)) {
-    throw refuse(request, reply, logLevel, new InsufficientUserAuthenticationError(), scheme.name, stepUp.challenges.get(scheme.name))
+    throw refuse(request, reply, logLevel, new InsufficientUserAuthenticationError(), scheme.name, stepUp.challenges.get(presentedUnder(scheme, credential)))
   }
   for (const scope of route.scopes) {
     if (!verified.scopes.includes(scope)) {
       const err = new InsufficientScopeError()
-      throw refuse(request, reply, logLevel, err, scheme.name, forbiddenChallenge(scheme, route, err.message))
+      throw refuse(request, reply, logLevel, err, scheme.name, forbiddenChallenge(presentedUnder(scheme, credential), route, err.message))
     }
   }
   if (route.authorize === undefined) {
@@ -172,7 +198,7 @@ function authorize (route: ResolvedRoute, request: FastifyRequest, reply: Fastif
   const decide = (allowed: unknown): void => {
     if (allowed !== true) {
       const err = new AccessDeniedError()
-      throw refuse(request, reply, logLevel, err, scheme.name, forbiddenChallenge(scheme, route, err.message))
+      throw refuse(request, reply, logLevel, err, scheme.name, forbiddenChallenge(presentedUnder(scheme, credential), route, err.message))
     }
     admit(request, verified)
   }
@@ -194,17 +220,17 @@ function authorize (route: ResolvedRoute, request: FastifyRequest, reply: Fastif
  * Two or more credentials, in different places: every one must verify, so a bad one is never
  * masked by a good one. The user is the first one's.
  */
-async function authenticateAll (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number, credentials: Array<[Group, string]>): Promise<void> {
-  const [firstGroup, firstToken] = credentials[0]!
-  const [scheme, verified] = await verifyShared(firstGroup, firstToken, request, reply, logLevel, route)
-  for (const [group, token] of credentials.slice(1)) await verifyShared(group, token, request, reply, logLevel, route)
-  await authorize(route, request, reply, logLevel, verifyTimeout, scheme, verified)
+async function authenticateAll (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number, credentials: Array<[Group, Credential]>): Promise<void> {
+  const [firstGroup, firstCredential] = credentials[0]!
+  const [scheme, verified] = await verifyShared(firstGroup, firstCredential, request, reply, logLevel, route)
+  for (const [group, credential] of credentials.slice(1)) await verifyShared(group, credential, request, reply, logLevel, route)
+  await authorize(route, request, reply, logLevel, verifyTimeout, scheme, firstCredential, verified)
 }
 
 /** One credential that several schemes read: see {@link verifyShared}. */
-async function authenticateShared (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number, group: Group, token: string): Promise<void> {
-  const [scheme, verified] = await verifyShared(group, token, request, reply, logLevel, route)
-  await authorize(route, request, reply, logLevel, verifyTimeout, scheme, verified)
+async function authenticateShared (route: ResolvedRoute, request: FastifyRequest, reply: FastifyReply, logLevel: LogLevel, verifyTimeout: number, group: Group, credential: Credential): Promise<void> {
+  const [scheme, verified] = await verifyShared(group, credential, request, reply, logLevel, route)
+  await authorize(route, request, reply, logLevel, verifyTimeout, scheme, credential, verified)
 }
 
 type Done = (err?: Error) => void
@@ -230,26 +256,27 @@ export function authenticate (route: ResolvedRoute, request: FastifyRequest, rep
 
   // 1. Find every accepted place's credential; any malformed one ends the request (RFC 6750 §3.1).
   let first: Group | undefined
-  let firstToken = ''
-  let credentials: Array<[Group, string]> | undefined
+  let firstCredential: Credential = ''
+  let credentials: Array<[Group, Credential]> | undefined
   let missing: string[] | undefined
   try {
     for (const group of route.groups) {
-      const found = group.first.extract(request)
+      const found = group.extract(request)
       if (found === undefined) {
-        if (route.all) (missing ??= []).push(...group.schemes.map((scheme) => scheme.challenge))
+        if (route.all) (missing ??= []).push(...group.schemes.flatMap((scheme) => scheme.bases))
         continue
       }
       if (found instanceof Malformed) {
+        const challenge = found.dpop ? group.dpopChallenge! : group.first.challenge
         throw refuse(request, reply, logLevel, new InvalidRequestError(found.description), group.first.name,
-          errorChallenge(group.first.challenge, 'invalid_request', found.description))
+          errorChallenge(challenge, 'invalid_request', found.description))
       }
       if (first === undefined) {
         first = group
-        firstToken = found
+        firstCredential = found
       } else {
-        credentials ??= [[first, firstToken]]
-        if (credentials.some(([, token]) => token === found)) {
+        credentials ??= [[first, firstCredential]]
+        if (credentials.some(([, credential]) => tokenOf(credential) === tokenOf(found))) {
           throw refuse(request, reply, logLevel, new InvalidRequestError(descriptions.sameCredentialTwice), group.first.name,
             errorChallenge(group.first.challenge, 'invalid_request', descriptions.sameCredentialTwice))
         }
@@ -259,6 +286,13 @@ export function authenticate (route: ResolvedRoute, request: FastifyRequest, rep
     if (first === undefined && !route.optional) throw refuse(request, reply, logLevel, new MissingCredentialsError(), undefined, route.challenges)
     // all: true and some present: the 401 names the schemes whose credential is missing.
     if (missing !== undefined) throw refuse(request, reply, logLevel, new MissingCredentialsError(), undefined, oneOrMany([...new Set(missing)]))
+    // A DPoP request identifies its client by its key alone: another credential beside it, on a
+    // route that asks for one, is a request no single identity answers (with all, each is required).
+    const dpop = credentials?.find(([, credential]) => credential instanceof DpopCredential)
+    if (dpop !== undefined && !route.all) {
+      throw refuse(request, reply, logLevel, new InvalidRequestError(descriptions.dpopWithOtherCredential), dpop[0].first.name,
+        errorChallenge(dpop[0].dpopChallenge!, 'invalid_request', descriptions.dpopWithOtherCredential))
+    }
   } catch (err) {
     return done(err as Error)
   }
@@ -266,14 +300,15 @@ export function authenticate (route: ResolvedRoute, request: FastifyRequest, rep
 
   // 2. Verify, then 3. authorize.
   if (credentials !== undefined) return settle(authenticateAll(route, request, reply, logLevel, verifyTimeout, credentials), done)
-  if (first.schemes.length > 1) return settle(authenticateShared(route, request, reply, logLevel, verifyTimeout, first, firstToken), done)
+  if (first.schemes.length > 1) return settle(authenticateShared(route, request, reply, logLevel, verifyTimeout, first, firstCredential), done)
   // One credential for one scheme (the usual case): the verifier's answer goes straight on to authorization.
   const scheme = first.first
-  scheme.verify(firstToken, request, (failed, verified) => {
+  const credential = firstCredential
+  scheme.verify(credential, request, reply, (failed, verified) => {
     let pending
     try {
-      if (failed !== undefined) throw verifyFailed(failed, scheme, request, reply, logLevel, route)
-      pending = authorize(route, request, reply, logLevel, verifyTimeout, scheme, accepted(verified, scheme, request, reply, logLevel, route))
+      if (failed !== undefined) throw verifyFailed(failed, scheme, credential, request, reply, logLevel, route)
+      pending = authorize(route, request, reply, logLevel, verifyTimeout, scheme, credential, accepted(verified, scheme, credential, request, reply, logLevel, route))
     } catch (err) {
       return done(err as Error)
     }

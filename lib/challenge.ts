@@ -3,8 +3,8 @@
  * configuration and fixed descriptions only, never from request bytes.
  */
 
-/** RFC 6750 §3 error codes, and RFC 9470 §3's. */
-export type ChallengeError = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'insufficient_user_authentication'
+/** RFC 6750 §3 error codes, RFC 9470 §3's and RFC 9449 §7.1's, §9's. */
+export type ChallengeError = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'insufficient_user_authentication' | 'invalid_dpop_proof' | 'use_dpop_nonce'
 
 /** The challenge a scheme sends with no error attribute, e.g. `Bearer realm="api"`. */
 export function baseChallenge (scheme: { type: 'bearer' } | { type: 'apiKey', in: string, name: string }, realm: string): string {

@@ -3,13 +3,34 @@ import type { FastifyRequest } from 'fastify'
 /** A credential that is present but unusable; carries the fixed description of why. */
 export class Malformed {
   readonly description: string
-  constructor (description: string) {
+  /** Is it about DPoP (the answer's challenge is then the DPoP one)? */
+  readonly dpop: boolean
+  constructor (description: string, dpop = false) {
     this.description = description
+    this.dpop = dpop
   }
 }
 
-/** What a scheme finds in a request: the token, nothing (`undefined`), or {@link Malformed}. */
-export type Found = string | undefined | Malformed
+/** `Authorization: DPoP <token>` (RFC 9449 §7.1) and the request's one `DPoP` proof, if any. */
+export class DpopCredential {
+  readonly token: string
+  readonly proof: string | undefined
+  constructor (token: string, proof: string | undefined) {
+    this.token = token
+    this.proof = proof
+  }
+}
+
+/** A credential as found: a token (a bearer token, an API key), or a DPoP token with its proof. */
+export type Credential = string | DpopCredential
+
+/** The token of a credential. */
+export function tokenOf (credential: Credential): string {
+  return typeof credential === 'string' ? credential : credential.token
+}
+
+/** What a scheme finds in a request: the credential, nothing (`undefined`), or {@link Malformed}. */
+export type Found = Credential | undefined | Malformed
 
 /** Finds a scheme's credential in a request without verifying it. */
 export type Extractor = (request: FastifyRequest) => Found

@@ -51,6 +51,27 @@ export const InvalidTokenError = createError(
   false
 )
 
+/** A DPoP proof failed a check of RFC 9449 §4.3 (RFC 9449 §7.1 invalid_dpop_proof). */
+export const InvalidDpopProofError = createError(
+  'FST_PROTECTED_ROUTES_INVALID_DPOP_PROOF',
+  '%s',
+  401,
+  Error,
+  false
+)
+
+/**
+ * The DPoP proof lacks the server's current nonce (RFC 9449 §9 use_dpop_nonce): the answer
+ * carries a fresh one in `DPoP-Nonce`, for the client to retry with.
+ */
+export const UseDpopNonceError = createError(
+  'FST_PROTECTED_ROUTES_USE_DPOP_NONCE',
+  'The DPoP proof must carry the nonce in the DPoP-Nonce header',
+  401,
+  Error,
+  false
+)
+
 /** The user lacks a scope the route requires (RFC 6750 §3.1 insufficient_scope). */
 export const InsufficientScopeError = createError(
   'FST_PROTECTED_ROUTES_INSUFFICIENT_SCOPE',
@@ -144,6 +165,8 @@ export type ProtectedRoutesErrorCode =
   | 'FST_PROTECTED_ROUTES_MISSING_CREDENTIALS'
   | 'FST_PROTECTED_ROUTES_INVALID_REQUEST'
   | 'FST_PROTECTED_ROUTES_INVALID_TOKEN'
+  | 'FST_PROTECTED_ROUTES_INVALID_DPOP_PROOF'
+  | 'FST_PROTECTED_ROUTES_USE_DPOP_NONCE'
   | 'FST_PROTECTED_ROUTES_INSUFFICIENT_SCOPE'
   | 'FST_PROTECTED_ROUTES_INSUFFICIENT_USER_AUTHENTICATION'
   | 'FST_PROTECTED_ROUTES_ACCESS_DENIED'
@@ -167,7 +190,10 @@ export const descriptions = Object.freeze({
   credentialTooLong: 'The credential is too long',
   sameCredentialTwice: 'The same credential was sent in more than one place',
   invalidToken: 'The access token is invalid',
-  invalidApiKey: 'The API key is invalid'
+  invalidApiKey: 'The API key is invalid',
+  duplicateProof: 'More than one DPoP header was sent',
+  proofWithoutDpopToken: 'A DPoP proof was sent without a DPoP access token',
+  dpopWithOtherCredential: 'A DPoP request cannot carry another credential'
 })
 
 /**
@@ -189,7 +215,29 @@ export const jwtDescriptions = Object.freeze({
   wrongType: 'The access token type is not accepted',
   missingClaim: 'The access token is missing a required claim',
   revoked: 'The access token has been revoked',
-  bound: 'The access token is bound to a key and cannot be used as a bearer token'
+  bound: 'The access token is bound to a key and cannot be used as a bearer token',
+  notBound: 'The access token is not bound to a DPoP key',
+  wrongKey: 'The access token is bound to another key than the DPoP proof'
+})
+
+/** The fixed `error_description` of each DPoP proof refusal (RFC 9449 §7.1 invalid_dpop_proof). */
+export const dpopDescriptions = Object.freeze({
+  missing: 'A DPoP proof is required with a DPoP access token',
+  malformed: 'The DPoP proof is malformed',
+  wrongType: 'The DPoP proof type is not dpop+jwt',
+  unsupportedAlgorithm: 'The DPoP proof algorithm is not accepted',
+  badKey: 'The DPoP proof key is not a usable public key',
+  criticalHeader: 'The DPoP proof has a critical header parameter that is not supported',
+  badSignature: 'The DPoP proof signature is invalid',
+  missingClaim: 'The DPoP proof is missing a required claim',
+  tooOld: 'The DPoP proof is too old',
+  issuedInFuture: 'The DPoP proof was issued in the future',
+  expired: 'The DPoP proof has expired',
+  idTooLong: 'The DPoP proof id is too long',
+  wrongMethod: 'The DPoP proof is for another HTTP method',
+  wrongUri: 'The DPoP proof is for another URI',
+  wrongToken: 'The DPoP proof is for another access token',
+  replayed: 'The DPoP proof has been used before'
 })
 
 /**
@@ -198,4 +246,4 @@ export const jwtDescriptions = Object.freeze({
  * so nothing outside this list can reach a header (RFC 6750 §3: error_description is a
  * restricted character set) or a body.
  */
-export const refusalDescriptions: ReadonlySet<string> = new Set([...Object.values(descriptions), ...Object.values(jwtDescriptions)])
+export const refusalDescriptions: ReadonlySet<string> = new Set([...Object.values(descriptions), ...Object.values(jwtDescriptions), ...Object.values(dpopDescriptions)])

@@ -35,6 +35,7 @@ export type {
 } from './verifiers/jwt-options.js'
 export type { OpaqueOptions } from './verifiers/opaque.js'
 export type { IntrospectionOptions } from './verifiers/introspection-config.js'
+export type { DpopOptions } from './dpop/options.js'
 export { MemoryTokenStore } from './stores/memory.js'
 export type { MemoryTokenStoreOptions } from './stores/memory.js'
 export { RedisTokenStore } from './stores/redis.js'
@@ -45,6 +46,7 @@ export {
   AccessDeniedError,
   InsufficientScopeError,
   InsufficientUserAuthenticationError,
+  InvalidDpopProofError,
   InvalidOptionError,
   InvalidRequestError,
   InvalidRouteConfigError,
@@ -52,6 +54,7 @@ export {
   MissingCredentialsError,
   RouteNotPreparedError,
   RouteOutsidePluginError,
+  UseDpopNonceError,
   UserRequiredError,
   VerifierFailedError,
   VerifierUnavailableError

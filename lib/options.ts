@@ -31,7 +31,7 @@ const defaults = Object.freeze({
 const knownOptions = new Set(['schemes', 'defaultSchemes', 'protectByDefault', 'publicRoutes', 'realm', 'hook', 'verifyTimeout', 'maxTokenLength', 'getScopes', 'logLevel', 'openapi', 'userProperty'])
 // The keys a scheme of each type may have: a typo (`verfiy`) is named at boot, not ignored.
 const schemeKeys = {
-  bearer: new Set(['type', 'verify', 'tokens', 'jwt', 'opaque', 'introspection', 'tokenUrl', 'scopes']),
+  bearer: new Set(['type', 'verify', 'tokens', 'jwt', 'opaque', 'introspection', 'dpop', 'tokenUrl', 'scopes']),
   apiKey: new Set(['type', 'in', 'name', 'verify', 'tokens'])
 }
 // A key of the other type (tokenUrl on an API key) gets the more specific message of its own check.
@@ -77,6 +77,7 @@ function checkScheme (name: string, scheme: unknown): SchemeOptions {
   if (scheme.type !== 'bearer' && scheme.jwt !== undefined) fail(`schemes.${name}.jwt is for bearer schemes`)
   if (scheme.type !== 'bearer' && scheme.opaque !== undefined) fail(`schemes.${name}.opaque is for bearer schemes`)
   if (scheme.type !== 'bearer' && scheme.introspection !== undefined) fail(`schemes.${name}.introspection is for bearer schemes`)
+  if (scheme.type !== 'bearer' && scheme.dpop !== undefined) fail(`schemes.${name}.dpop is for bearer schemes`)
   const known = schemeKeys[scheme.type]
   for (const key of Object.keys(scheme)) {
     if (!anySchemeKey.has(key)) fail(`schemes.${name} has an unknown key '${key}' (known for ${scheme.type} schemes: ${[...known].join(', ')})`)

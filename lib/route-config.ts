@@ -1,5 +1,6 @@
 import { errorChallenge, stepUpChallenge } from './challenge.js'
 import { InsufficientUserAuthenticationError } from './errors.js'
+import type { Extractor } from './credential.js'
 import type { Scheme } from './schemes/index.js'
 import type { StepUp } from './step-up.js'
 import type { AuthorizeFunction } from './types.js'
@@ -11,8 +12,12 @@ import { SCOPE_TOKEN } from './checks.js'
  */
 export interface Group {
   readonly schemes: readonly Scheme[]
-  /** The first of them, whose extractor finds the credential for all. */
+  /** The first of them. */
   readonly first: Scheme
+  /** Finds the credential for all of them: in every presentation one of them accepts (`Bearer`, `DPoP`). */
+  readonly extract: Extractor
+  /** The DPoP challenge of the first of them with DPoP, for a malformed DPoP request; `undefined`: none has DPoP. */
+  readonly dpopChallenge: string | undefined
 }
 
 /** A protected route's auth requirements, resolved once when the route is declared. */
@@ -123,7 +128,7 @@ export function resolveRoute (auth: unknown, method: string | readonly string[],
       problem(`with all, each scheme must read its own place: '${shared.schemes[0]!.name}' and '${shared.schemes[1]!.name}' both read ${shared.first.place}, which carries one credential`)
     }
   }
-  const bases = distinct(schemes.map((scheme) => scheme.challenge))
+  const bases = distinct(schemes.flatMap((scheme) => scheme.bases))
 
   return Object.freeze({
     schemes: Object.freeze(schemes),
@@ -165,15 +170,24 @@ function resolveStepUp (record: Record<string, unknown>, schemes: readonly Schem
   }
   const description = new InsufficientUserAuthenticationError().message
   const challenges = new Map<string, string | readonly string[]>()
-  for (const scheme of schemes) {
-    const refused = stepUpChallenge(scheme.challenge, description, values, maxAge as number | undefined)
-    challenges.set(scheme.name, oneOrMany(bases.map((base) => base === scheme.challenge ? refused : base)))
+  for (const identified of bases) {
+    const refused = stepUpChallenge(identified, description, values, maxAge as number | undefined)
+    challenges.set(identified, oneOrMany(bases.map((base) => base === identified ? refused : base)))
   }
   return Object.freeze({ acr: values, maxAge: maxAge as number | undefined, challenges })
 }
 
 function distinct (values: readonly string[]): readonly string[] {
   return Object.freeze([...new Set(values)])
+}
+
+/** The group's extractor: its first scheme's, unless the others accept a presentation it does not (a bearer scheme beside one with DPoP). */
+function extractorOf (group: readonly Scheme[]): Extractor {
+  const first = group[0]!
+  const bearer = group.some((scheme) => scheme.presentations.bearer)
+  const dpop = group.some((scheme) => scheme.presentations.dpop)
+  if (first.extractFor === undefined || (bearer === first.presentations.bearer && dpop === first.presentations.dpop)) return first.extract
+  return first.extractFor({ bearer, dpop })
 }
 
 function groupByPlace (schemes: readonly Scheme[]): readonly Group[] {
@@ -183,7 +197,12 @@ function groupByPlace (schemes: readonly Scheme[]): readonly Group[] {
     if (group === undefined) byPlace.set(scheme.place, [scheme])
     else group.push(scheme)
   }
-  return Object.freeze([...byPlace.values()].map((group) => Object.freeze({ schemes: Object.freeze(group), first: group[0]! })))
+  return Object.freeze([...byPlace.values()].map((group) => Object.freeze({
+    schemes: Object.freeze(group),
+    first: group[0]!,
+    extract: extractorOf(group),
+    dpopChallenge: group.find((scheme) => scheme.dpop !== undefined)?.dpop!.challenge
+  })))
 }
 
 /** Header values: a single challenge as a string, several as one header line each. */
@@ -191,7 +210,7 @@ export function oneOrMany (values: string[]): string | readonly string[] {
   return values.length === 1 ? values[0] as string : Object.freeze(values)
 }
 
-/** The 403 challenge for a route, on the scheme that identified the user. */
-export function forbiddenChallenge (scheme: Scheme, route: ResolvedRoute, description: string): string {
-  return errorChallenge(scheme.challenge, 'insufficient_scope', description, route.scopes.length > 0 ? route.scopes.join(' ') : undefined)
+/** The 403 challenge for a route, on the challenge the user was identified under (a scheme's, or its DPoP one). */
+export function forbiddenChallenge (identified: string, route: ResolvedRoute, description: string): string {
+  return errorChallenge(identified, 'insufficient_scope', description, route.scopes.length > 0 ? route.scopes.join(' ') : undefined)
 }

@@ -20,9 +20,9 @@ export interface StepUp {
   /** Largest age of `auth_time`, in seconds; `undefined`: any. */
   readonly maxAge: number | undefined
   /**
-   * The 401 header value by the name of the scheme that identified the user: its challenge
-   * carries the error and the requirements, the route's other challenges are offered plain,
-   * each distinct one once.
+   * The 401 header value by the challenge the user was identified under (a scheme's, or its
+   * DPoP one): that challenge carries the error and the requirements, the route's other
+   * challenges are offered plain, each distinct one once.
    */
   readonly challenges: ReadonlyMap<string, string | readonly string[]>
 }

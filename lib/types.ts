@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import type { JwtOptions } from './verifiers/jwt-options.js'
 import type { OpaqueOptions } from './verifiers/opaque.js'
 import type { IntrospectionOptions } from './verifiers/introspection-config.js'
+import type { DpopOptions } from './dpop/options.js'
 
 /**
  * Augment this interface to type the plugin app-wide. Every key is optional:
@@ -45,6 +46,11 @@ export interface AuthInfo {
   readonly claims?: Readonly<Record<string, unknown>>
   /** The verified user, whatever `userProperty` says (the same value as `request.user` by default). */
   readonly user: AuthUser
+  /**
+   * For a DPoP-bound token (RFC 9449), presented with a valid proof: the RFC 7638 thumbprint of
+   * the key it is bound to (its `cnf.jkt`). Absent for a bearer token.
+   */
+  readonly dpop?: { readonly jkt: string }
 }
 
 /** What a verifier returns: the user, or a falsy value to refuse the credential. */
@@ -70,35 +76,43 @@ interface WithTokens {
   /** Static credentials, compared in constant time against every entry. */
   tokens: StaticTokens
 }
-type NoJwtOrOpaque = { jwt?: never, opaque?: never, introspection?: never }
+type NoJwtOrOpaque = { jwt?: never, opaque?: never, introspection?: never, dpop?: never }
+interface WithDpop {
+  /**
+   * Accept DPoP-bound tokens (RFC 9449): `Authorization: DPoP <token>` with a `DPoP` proof
+   * made with the key the token's `cnf.jkt` names. Bound tokens are refused as `Bearer` whether
+   * or not this is set.
+   */
+  dpop?: DpopOptions
+}
 /** The verifier of a bearer scheme: exactly one of `verify`, `tokens`, `jwt`, `opaque` or `introspection`. */
 type BearerVerifier =
   | (WithVerify & NoJwtOrOpaque)
   | (WithTokens & NoJwtOrOpaque)
-  | {
+  | (WithDpop & {
     verify?: never
     tokens?: never
     /** Verify the token as a JWT access token (RFC 9068, RFC 8725). */
     jwt: JwtOptions
     opaque?: never
     introspection?: never
-  }
-  | {
+  })
+  | (WithDpop & {
     verify?: never
     tokens?: never
     jwt?: never
     /** Opaque tokens a token store issued (`MemoryTokenStore`, `RedisTokenStore`), looked up per request. */
     opaque: OpaqueOptions
     introspection?: never
-  }
-  | {
+  })
+  | (WithDpop & {
     verify?: never
     tokens?: never
     jwt?: never
     opaque?: never
     /** Opaque tokens of an authorization server, checked at its RFC 7662 introspection endpoint and cached. */
     introspection: IntrospectionOptions
-  }
+  })
 
 /** The fields of a bearer scheme besides its verifier. */
 interface BearerSchemeFields {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { verifyBearerAuthFactory as BearerAuthFactory } from '@fastify/bearer-auth'
 import { normalizeOptions } from '../lib/options.js'
 import { buildSchemes, type Answer } from '../lib/schemes/index.js'
@@ -11,6 +11,7 @@ import { spyVerify } from './helpers/app.js'
 // A real bearer-auth never does: this drives the scheme with a factory that does.
 
 const request = { log: { error () {} } } as unknown as FastifyRequest
+const reply = {} as unknown as FastifyReply
 
 function answer (): { answer: Answer, answers: Array<[unknown, unknown]> } {
   const answers: Array<[unknown, unknown]> = []
@@ -28,7 +29,7 @@ t.test('a token bearer-auth hands back that is not the parsed one is refused wit
     }) as unknown as BearerAuthFactory
   const schemes = await buildSchemes(normalizeOptions({ schemes: { bearer: { type: 'bearer', verify } } }), factory)
   const { answer: answered, answers } = answer()
-  schemes.get('bearer')!.verify('good', request, answered)
+  schemes.get('bearer')!.verify('good', request, reply, answered)
   await new Promise((resolve) => setImmediate(resolve))
   t.same(seen, ['Bearer good'], 'bearer-auth is given exactly the parsed token')
   t.same(answers, [[undefined, null]], 'refused')
@@ -45,7 +46,7 @@ t.test('a bearer-auth that answers before calling auth has verified nothing: ref
       }) as unknown as BearerAuthFactory
       const schemes = await buildSchemes(normalizeOptions({ schemes: { bearer: { type: 'bearer', verify } } }), factory)
       const { answer: answered, answers: got } = answer()
-      schemes.get('bearer')!.verify('good', request, answered)
+      schemes.get('bearer')!.verify('good', request, reply, answered)
       await new Promise((resolve) => setImmediate(resolve))
       t.same(got, [[undefined, null]], 'refused')
       t.same(verify.calls, [], 'the verifier never ran')
@@ -61,7 +62,7 @@ t.test('a bearer-auth that calls auth only later gets no verification: the call 
     }) as unknown as BearerAuthFactory
   const schemes = await buildSchemes(normalizeOptions({ schemes: { bearer: { type: 'bearer', verify } } }), factory)
   const { answer: answered, answers } = answer()
-  schemes.get('bearer')!.verify('good', request, answered)
+  schemes.get('bearer')!.verify('good', request, reply, answered)
   await new Promise((resolve) => setTimeout(resolve, 20))
   t.same(answers, [[undefined, null]], 'refused')
   t.same(verify.calls, [], 'the verifier never ran')

@@ -13,7 +13,7 @@ function route (fields: Partial<ResolvedRoute> & { names?: string[] }): Resolved
   const schemes = (fields.names ?? ['bearerAuth']).map((name) => ({ name }) as Scheme)
   return {
     schemes,
-    groups: schemes.map((scheme) => ({ schemes: [scheme], first: scheme })),
+    groups: schemes.map((scheme) => ({ schemes: [scheme], first: scheme, extract: () => undefined, dpopChallenge: undefined })),
     all: fields.all ?? false,
     scopes: fields.scopes ?? [],
     stepUp: fields.stepUp,

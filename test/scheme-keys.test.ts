@@ -6,7 +6,7 @@ import { fresh } from './helpers/app.js'
 // missing verifier (`verfiy` alone). Each is now named at boot; the options are untyped here,
 // the types refuse them too (test/types/schemes.test.ts).
 const verify = (): null => null
-const bearerKeys = 'type, verify, tokens, jwt, opaque, introspection, tokenUrl, scopes'
+const bearerKeys = 'type, verify, tokens, jwt, opaque, introspection, dpop, tokenUrl, scopes'
 const apiKeyKeys = 'type, in, name, verify, tokens'
 const cases: Array<[string, unknown, string]> = [
   ['a misspelled verifier alone', { type: 'bearer', verfiy: verify }, `schemes.s has an unknown key 'verfiy' (known for bearer schemes: ${bearerKeys})`],

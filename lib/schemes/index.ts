@@ -1,12 +1,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { verifyBearerAuthFactory as BearerAuthFactory } from '@fastify/bearer-auth'
 import { baseChallenge } from '../challenge.js'
-import { descriptions } from '../errors.js'
-import type { Extractor } from '../credential.js'
+import { descriptions, dpopDescriptions, InvalidDpopProofError, InvalidOptionError, InvalidTokenError, jwtDescriptions } from '../errors.js'
+import type { Credential, DpopCredential, Extractor } from '../credential.js'
 import { defaultGetScopes, type NormalizedOptions } from '../options.js'
 import type { SchemeOptions } from '../types.js'
 import { isThenable } from '../checks.js'
-import { fromVerifyFunction, guardVerifier, type Verified, type Verifier } from '../verifiers/verifier.js'
+import { fromVerifyFunction, guardVerifier, withTimeout, type Verified, type Verifier } from '../verifiers/verifier.js'
 import { staticTokensVerifier } from '../verifiers/static-tokens.js'
 import { jwtVerifier } from '../verifiers/jwt.js'
 import { opaqueVerifier } from '../verifiers/opaque.js'
@@ -14,7 +14,9 @@ import { introspectionVerifier } from '../verifiers/introspection.js'
 import { jwtTakes, takesOpaque, type Takes } from '../verifiers/takes.js'
 import { DEFAULT_CLOCK_TOLERANCE } from '../step-up.js'
 import { apiKeyExtractor, isApiKey } from './api-key.js'
-import { bearerExtractor, isBearerToken } from './bearer.js'
+import { bearerExtractor, isBearerToken, type Presentations } from './bearer.js'
+import { checkDpopOptions } from '../dpop/options.js'
+import { DpopChecker, kDpopInternals, type DpopInternals } from '../dpop/proof.js'
 
 /**
  * How a scheme answers a credential: what its verifier threw (already one of this plugin's
@@ -25,18 +27,32 @@ export type Answer = (failed: unknown, verified: Verified | null) => void
 /** A scheme ready for requests: everything per-request work needs, computed once. */
 export interface Scheme {
   readonly name: string
-  /** Its challenge with no error attribute. */
+  /** Its challenge with no error attribute (for a bearer scheme, the `Bearer` one). */
   readonly challenge: string
+  /** Every challenge it offers in a 401: `Bearer` and/or `DPoP` for a bearer scheme with DPoP. */
+  readonly bases: readonly string[]
   /** The fixed description sent when its verifier refuses a credential. */
   readonly refused: string
   readonly extract: Extractor
+  /**
+   * For a bearer scheme: its extractor for the presentations a group of schemes accepts
+   * together (see {@link Group}); `undefined` for an API key.
+   */
+  readonly extractFor: ((accepts: Presentations) => Extractor) | undefined
+  /** The presentations it accepts (`Bearer`, `DPoP`): API keys count as `bearer`. */
+  readonly presentations: Presentations
+  /** Its DPoP checks (RFC 9449), when it accepts DPoP. */
+  readonly dpop: DpopChecker | undefined
   /**
    * Where its credential is: schemes with the same place read the same credential (every bearer
    * scheme reads `Authorization`), which is offered to them in the route's order.
    */
   readonly place: string
-  /** When its place is shared: whether its verifier takes a credential (see verifiers/takes.ts); `undefined`: any. */
-  readonly takes: Takes | undefined
+  /**
+   * When its place is shared: whether it takes a credential, by its presentation and (see
+   * verifiers/takes.ts) whether its verifier takes the token.
+   */
+  readonly takes: (credential: Credential) => boolean
   /**
    * Whether its verifier's answers carry the token's claims (`Verified.claims`), which a route's
    * `acr` / `maxAge` read (lib/step-up.ts).
@@ -46,17 +62,19 @@ export interface Scheme {
   readonly clockTolerance: number
   /**
    * Verifies a credential and calls `answer` once: at once when the verifier answered
-   * synchronously, else when it settles. No promise of its own: a callback costs less.
+   * synchronously, else when it settles. No promise of its own: a callback costs less. `reply`
+   * gets the headers a DPoP answer carries (`DPoP-Nonce`).
    */
-  readonly verify: (token: string, request: FastifyRequest, answer: Answer) => void
+  readonly verify: (credential: Credential, request: FastifyRequest, reply: FastifyReply, answer: Answer) => void
 }
 
 /** A verifier (sync or async) behind the {@link Answer} callback. */
 function answering (verifier: Verifier): Scheme['verify'] {
-  return function verify (token, request, answer) {
+  return function verify (token, request, _reply, answer) {
     let result
     try {
-      result = verifier(token, request)
+      // An API key is always a string.
+      result = verifier(token as string, request)
     } catch (err) {
       answer(err, null)
       return
@@ -154,8 +172,9 @@ function throughBearerAuth (factory: BearerAuthFactory, verifier: Verifier): Sch
   const headers = { authorization: '' }
   const parsed = { raw: { headers } } as unknown as FastifyRequest
 
-  return function verifyBearer (presented, from, answer) {
-    token = presented
+  return function verifyBearer (presented, from, _reply, answer) {
+    // A DPoP credential is never offered to this path; were it, `auth` would refuse it (key !== token).
+    token = presented as string
     request = from
     failed = undefined
     verified = null
@@ -185,12 +204,21 @@ function placeOf (options: SchemeOptions): string {
   return options.in === 'header' ? `the ${options.name.toLowerCase()} header` : `the ${options.name} ${options.in === 'query' ? 'query parameter' : 'cookie'}`
 }
 
-/** See {@link Scheme.takes}: JWTs go to JWT schemes that trust their issuer, the rest to stores; any to the others. */
-function takesOf (options: SchemeOptions): Takes | undefined {
+/** Whether a scheme's verifier takes a token (see verifiers/takes.ts): JWTs go to JWT schemes that trust their issuer, the rest to stores; any to the others. */
+function tokenTakesOf (options: SchemeOptions): Takes | undefined {
   if (options.type !== 'bearer' || options.verify !== undefined) return undefined
   if (options.jwt !== undefined) return jwtTakes(options.jwt.issuers === undefined ? [options.jwt.issuer] : options.jwt.issuers.map(({ issuer }) => issuer))
   if (options.opaque !== undefined || options.introspection !== undefined) return takesOpaque
   return undefined
+}
+
+/** See {@link Scheme.takes}. */
+function takesOf (options: SchemeOptions, accepts: Presentations): Scheme['takes'] {
+  const takesToken = tokenTakesOf(options)
+  return function takes (credential) {
+    if (typeof credential === 'string') return accepts.bearer && (takesToken === undefined || takesToken(credential))
+    return accepts.dpop && (takesToken === undefined || takesToken(credential.token))
+  }
 }
 
 /**
@@ -202,25 +230,76 @@ function hasClaims (options: SchemeOptions): boolean {
   return options.type === 'bearer' && options.verify === undefined && options.tokens === undefined && options.opaque === undefined
 }
 
+/**
+ * The DPoP presentation (RFC 9449 §7.1): the proof is checked (§4.3), then the token by the
+ * scheme's verifier, then that the token is bound to the proof's key, and last the proof's
+ * `jti` is recorded, so that a proof refused for its token can be retried and is not used up.
+ */
+function throughDpop (checker: DpopChecker, verifier: Verifier, verifyTimeout: number): (credential: DpopCredential, request: FastifyRequest, reply: FastifyReply) => Promise<Verified | null> {
+  return async function verifyDpop (credential, request, reply) {
+    if (credential.proof === undefined) throw new InvalidDpopProofError(dpopDescriptions.missing)
+    const proof = await checker.check(credential.proof, credential.token, request)
+    const verified = await verifier(credential.token, request, true)
+    if (verified === null) return null
+    if (verified.jkt === undefined) throw new InvalidTokenError(jwtDescriptions.notBound)
+    if (verified.jkt !== proof.jkt) throw new InvalidTokenError(jwtDescriptions.wrongKey)
+    await withTimeout(checker.record(proof), verifyTimeout)
+    if (proof.nextNonce !== undefined) reply.header('dpop-nonce', proof.nextNonce)
+    return verified
+  }
+}
+
+/** The DPoP checks of a scheme with `dpop`; `undefined` without. */
+function dpopOf (name: string, options: SchemeOptions): DpopChecker | undefined {
+  if (options.type !== 'bearer' || options.dpop === undefined) return undefined
+  if (options.jwt === undefined && options.opaque === undefined && options.introspection === undefined) {
+    throw new InvalidOptionError(`schemes.${name}.dpop needs a jwt, opaque or introspection verifier: only tokens an authorization server or a token store issued can be bound to a key (cnf.jkt)`)
+  }
+  const internals = (options.dpop as { [kDpopInternals]?: DpopInternals })[kDpopInternals]
+  return new DpopChecker(checkDpopOptions(name, options.dpop), internals)
+}
+
 /** Builds every configured scheme. `bearerAuthFactory` comes from @fastify/bearer-auth. */
 export async function buildSchemes (options: NormalizedOptions, bearerAuthFactory: BearerAuthFactory): Promise<ReadonlyMap<string, Scheme>> {
   const schemes = new Map<string, Scheme>()
   for (const [name, scheme] of options.schemes) {
+    const dpop = dpopOf(name, scheme)
     const verifier = guardVerifier(await baseVerifier(name, scheme, options), options.verifyTimeout)
+    const challenge = baseChallenge(scheme, options.realm)
+    const presentations: Presentations = Object.freeze({ bearer: dpop?.config.required !== true, dpop: dpop !== undefined })
+    let verify: Scheme['verify']
+    let extractFor: Scheme['extractFor']
+    if (scheme.type === 'bearer') {
+      const { maxTokenLength } = options
+      extractFor = (accepts) => bearerExtractor(maxTokenLength, accepts)
+      // Its verifier refuses a DPoP-bound token here (RFC 9449 §7.2): no proof comes this way.
+      const bearer = throughBearerAuth(bearerAuthFactory, verifier)
+      if (dpop === undefined) {
+        verify = bearer
+      } else {
+        const viaDpop = throughDpop(dpop, verifier, options.verifyTimeout)
+        verify = function verifyBearerOrDpop (credential, request, reply, answer) {
+          if (typeof credential === 'string') return bearer(credential, request, reply, answer)
+          viaDpop(credential, request, reply).then((verified) => { answer(undefined, verified) }, (err: unknown) => { answer(err, null) })
+        }
+      }
+    } else {
+      verify = answering(verifier)
+    }
     schemes.set(name, Object.freeze({
       name,
-      challenge: baseChallenge(scheme, options.realm),
+      challenge,
+      bases: Object.freeze(dpop === undefined ? [challenge] : presentations.bearer ? [challenge, dpop.challenge] : [dpop.challenge]),
       refused: scheme.type === 'bearer' ? descriptions.invalidToken : descriptions.invalidApiKey,
-      extract: scheme.type === 'bearer'
-        ? bearerExtractor(options.maxTokenLength)
-        : apiKeyExtractor(scheme.in, scheme.name, options.maxTokenLength),
+      extract: extractFor === undefined ? apiKeyExtractor((scheme as { in: 'header' | 'query' | 'cookie' }).in, (scheme as { name: string }).name, options.maxTokenLength) : extractFor(presentations),
+      extractFor,
+      presentations,
+      dpop,
       place: placeOf(scheme),
-      takes: takesOf(scheme),
+      takes: takesOf(scheme, presentations),
       hasClaims: hasClaims(scheme),
       clockTolerance: scheme.type === 'bearer' ? scheme.jwt?.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE : DEFAULT_CLOCK_TOLERANCE,
-      verify: scheme.type === 'bearer'
-        ? throughBearerAuth(bearerAuthFactory, verifier)
-        : answering(verifier)
+      verify
     }))
   }
   return schemes

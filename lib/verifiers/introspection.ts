@@ -9,7 +9,8 @@ import { checkIntrospectionOptions, malformed, type IntrospectionConfig, type In
 import { introspectionClient, type EndpointOf } from './introspection-client.js'
 import { compileScopeClaim, scopeReader } from './scopes.js'
 import { discovery } from './discovery.js'
-import { isUserObject, verified, type Verified, type Verifier } from './verifier.js'
+import { isUserObject, refuseUnproven, verified, type Verified, type Verifier } from './verifier.js'
+import { boundKey } from '../dpop/binding.js'
 
 /** Internal hooks, for tests and the benchmark only (not public API): a clock in ms. */
 export const kIntrospectionInternals = Symbol('fastify-protected-routes.introspection-internals')
@@ -55,7 +56,7 @@ function refused (refusal: string | null, expiresAt: number): Entry {
 /**
  * The introspection verifier of a bearer scheme (RFC 7662): the token is POSTed to the
  * authorization server, whose answer is checked here (`active` must be `true`; `exp`, `nbf`,
- * and the configured `iss` and `aud`; no `cnf`) and cached.
+ * and the configured `iss` and `aud`; `cnf` only for a DPoP key) and cached.
  *
  * Per request: a SHA-256 digest of the token (the cache key: no token is kept in memory, and a
  * key has the same size whatever the token's), a lookup in the cache of active tokens, then in
@@ -85,10 +86,11 @@ export function introspectionVerifier (
     const refusalUntil = nowMs + negativeTtlMs
     // RFC 7662 §2.2: only the boolean true; "true", 1 or a missing member are not.
     if (claims.active !== true) return refused(null, refusalUntil)
-    // RFC 7800 cnf (a DPoP or certificate-bound token, RFC 9449 §7.2, RFC 8705) or a DPoP
-    // token_type: no proof of possession is checked here, so it is refused as the JWT verifier does.
+    // RFC 7800 cnf: a DPoP key (RFC 9449 §6.2), checked by the scheme against the proof; any
+    // other confirmation, or a DPoP token_type without a key, is refused.
+    const jkt = boundKey(claims.cnf)
     const tokenType = claims.token_type
-    if (claims.cnf !== undefined || (typeof tokenType === 'string' && tokenType.toLowerCase() === 'dpop')) return refused(jwtDescriptions.bound, refusalUntil)
+    if (jkt === null || (jkt === undefined && typeof tokenType === 'string' && tokenType.toLowerCase() === 'dpop')) return refused(jwtDescriptions.bound, refusalUntil)
     const { exp, nbf, iss, aud } = claims
     if ((exp !== undefined && typeof exp !== 'number') || (nbf !== undefined && typeof nbf !== 'number')) return refused(jwtDescriptions.malformed, refusalUntil)
     const nowSeconds = nowMs / 1000
@@ -115,7 +117,7 @@ export function introspectionVerifier (
     }
     // Never past exp; at most the configured ttl.
     const expiresAt = exp === undefined ? nowMs + ttlMs : Math.min(nowMs + ttlMs, exp * 1000)
-    return { verified: verified(schemeName, claims as AuthUser, scopes, claims) as Entry['verified'], refusal: null, expiresAt }
+    return { verified: verified(schemeName, claims as AuthUser, scopes, claims, jkt) as Entry['verified'], refusal: null, expiresAt }
   }
 
   function withUser (entry: Verified & { readonly claims: Claims }, mapped: unknown): Verified | null {
@@ -123,16 +125,17 @@ export function introspectionVerifier (
     if (!isUserObject(mapped)) throw new TypeError(`${path}.user must return a user object or a falsy value`)
     deepFreeze(mapped)
     // The token's scopes, never the mapped user's (lib/verifiers/scopes.ts says why).
-    return verified(schemeName, mapped, entry.scopes, entry.claims)
+    return verified(schemeName, mapped, entry.scopes, entry.claims, entry.jkt)
   }
 
   /** The per-request part, hit or miss. */
-  function finish (entry: Entry, request: FastifyRequest): Verified | null | Promise<Verified | null> {
+  function finish (entry: Entry, request: FastifyRequest, dpop: boolean | undefined): Verified | null | Promise<Verified | null> {
     const found = entry.verified
     if (found === undefined) {
       if (entry.refusal === null) return null
       throw new InvalidTokenError(entry.refusal)
     }
+    refuseUnproven(found.jkt, dpop)
     if (user === undefined) return found
     const mapped = user(found.claims, request)
     return isThenable(mapped) ? Promise.resolve(mapped).then((value) => withUser(found, value)) : withUser(found, mapped)
@@ -146,11 +149,11 @@ export function introspectionVerifier (
     return undefined
   }
 
-  return function verifyIntrospected (token, request) {
+  return function verifyIntrospected (token, request, dpop) {
     const key = hash('sha256', token, 'base64')
     const nowMs = now()
     const hit = cached(active, key, nowMs) ?? cached(inactive, key, nowMs)
-    if (hit !== undefined) return finish(hit, request)
+    if (hit !== undefined) return finish(hit, request, dpop)
     let pending = inFlight.get(key)
     if (pending === undefined) {
       pending = introspect(token, request.log)
@@ -163,6 +166,6 @@ export function introspectionVerifier (
         .finally(() => inFlight.delete(key))
       inFlight.set(key, pending)
     }
-    return pending.then((entry) => finish(entry, request))
+    return pending.then((entry) => finish(entry, request, dpop))
   }
 }

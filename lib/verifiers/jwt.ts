@@ -9,9 +9,10 @@ import type { JwtOptions } from './jwt-options.js'
 import { jwtDescriptions, toRefusal } from './jwt-refusals.js'
 import { deepFreeze } from './freeze.js'
 import { compileScopeClaim, scopeReader, type ScopeReader } from './scopes.js'
-import { isUserObject, verified, type Verified, type Verifier } from './verifier.js'
+import { isUserObject, refuseUnproven, verified, type Verified, type Verifier } from './verifier.js'
 import { isThenable } from '../checks.js'
 import { unverifiedIssuer } from './takes.js'
+import { boundKey } from '../dpop/binding.js'
 
 /**
  * Internal hooks, for tests and the benchmark only (not public API): a clock in ms and a
@@ -114,7 +115,7 @@ function keyFor (resolve: KeyResolver, log: FastifyBaseLogger): JWTVerifyGetKey 
  * Per request: a cache lookup by the token's tail, a comparison with the whole token and an
  * expiry check; on a miss,
  * a check that the token is a canonical compact JWS, then jose's jwtVerify (signature first,
- * then claims, then a refusal of sender-constrained tokens: `cnf`), shared by concurrent requests
+ * then claims, then the token's `cnf`: a DPoP key or a refusal), shared by concurrent requests
  * for the same token. `isRevoked` and `user` run on every request, hit or miss.
  */
 export async function jwtVerifier (
@@ -152,11 +153,10 @@ export async function jwtVerifier (
     // jose checks iat only with maxTokenAge; a token issued in the future is refused regardless.
     const nowSeconds = Math.floor(nowMs / 1000)
     if (typeof claims.iat === 'number' && claims.iat > nowSeconds + clockTolerance) throw new InvalidTokenError(jwtDescriptions.issuedInFuture)
-    // RFC 7800 cnf: a sender-constrained token (DPoP jkt, RFC 9449; certificate x5t#S256, RFC 8705;
-    // any other confirmation). No proof of possession is checked here, so it is refused rather
-    // than downgraded to a bearer token (RFC 9449 §7.2); whatever cnf holds, on doubt. Thrown
-    // before the entry exists: it is never cached.
-    if (claims.cnf !== undefined) throw new InvalidTokenError(jwtDescriptions.bound)
+    // RFC 7800 cnf: a DPoP key (RFC 9449 §6.1), which the scheme checks against the proof and
+    // refuses without one (§7.2); any other confirmation is refused here, before the entry exists.
+    const jkt = boundKey(claims.cnf)
+    if (jkt === null) throw new InvalidTokenError(jwtDescriptions.bound)
     // Shared by every request that presents the token (the cache, concurrent requests).
     try {
       deepFreeze(claims)
@@ -168,7 +168,7 @@ export async function jwtVerifier (
     // exp is required and a number (jose checked both); iat too when maxTokenAge is set.
     let expiresAt = (claims.exp as number) * 1000
     if (maxTokenAge !== undefined) expiresAt = Math.min(expiresAt, ((claims.iat as number) + maxTokenAge) * 1000)
-    return { token, verified: verified(schemeName, claims as AuthUser, scopes, claims) as Entry['verified'], expiresAt }
+    return { token, verified: verified(schemeName, claims as AuthUser, scopes, claims, jkt) as Entry['verified'], expiresAt }
   }
 
   function withUser (entry: Entry, mapped: unknown): Verified | null {
@@ -176,7 +176,7 @@ export async function jwtVerifier (
     if (!isUserObject(mapped)) throw new TypeError(`${config.path}.user must return a user object or a falsy value`)
     deepFreeze(mapped)
     // The token's scopes, never the mapped user's (lib/verifiers/scopes.ts says why).
-    return verified(schemeName, mapped, entry.verified.scopes, entry.verified.claims)
+    return verified(schemeName, mapped, entry.verified.scopes, entry.verified.claims, entry.verified.jkt)
   }
 
   function mapUser (entry: Entry, request: FastifyRequest): Verified | null | Promise<Verified | null> {
@@ -200,13 +200,16 @@ export async function jwtVerifier (
       : afterRevocation(entry, request, revoked)
   }
 
-  return function verifyJwt (token, request) {
+  return function verifyJwt (token, request, dpop) {
     const key = token.length > CACHE_KEY_LENGTH ? token.slice(-CACHE_KEY_LENGTH) : token
     const nowMs = now()
     const hit = cache?.get(key)
     // Only canonical tokens are cached, and a hit is this exact string: no second look at the form.
     if (hit !== undefined && hit.token === token) {
-      if (nowMs < hit.expiresAt) return finish(hit, request)
+      if (nowMs < hit.expiresAt) {
+        refuseUnproven(hit.verified.jkt, dpop)
+        return finish(hit, request)
+      }
       cache!.delete(key)
     }
     if (!isCanonical(token)) throw malformed()
@@ -222,6 +225,9 @@ export async function jwtVerifier (
         .finally(() => inFlight.delete(token))
       inFlight.set(token, pending)
     }
-    return pending.then((entry) => finish(entry, request))
+    return pending.then((entry) => {
+      refuseUnproven(entry.verified.jkt, dpop)
+      return finish(entry, request)
+    })
   }
 }

@@ -4,7 +4,7 @@ import type { TokenRecord, TokenStore } from '../stores/token-store.js'
 import type { AuthUser } from '../types.js'
 import { deepFreeze } from './freeze.js'
 import { compileScopeClaim, isScopeList, scopeReader, type ScopeClaim } from './scopes.js'
-import { isUserObject, verified, type Verified, type Verifier } from './verifier.js'
+import { isUserObject, refuseUnproven, verified, type Verified, type Verifier } from './verifier.js'
 
 /**
  * Options of the opaque-token verifier (`schemes.<name>.opaque`): tokens a {@link TokenStore}
@@ -67,18 +67,19 @@ export function opaqueVerifier (schemeName: string, options: OpaqueOptions): Ver
     }
   })
 
-  return async function verifyOpaque (token, request): Promise<Verified | null> {
+  return async function verifyOpaque (token, request, dpop): Promise<Verified | null> {
     const record = await store.lookup(token)
     if (record === null) return null
+    refuseUnproven(record.jkt, dpop)
     if (!isUserObject(record.user)) throw new TypeError(`${path}.store returned a record whose user is not a user object`)
     deepFreeze(record)
     const scopes = scopesOf(record)
-    if (user === undefined) return verified(schemeName, record.user, scopes)
+    if (user === undefined) return verified(schemeName, record.user, scopes, undefined, record.jkt)
     const mapped = await user(record, request)
     if (!mapped) return null
     if (!isUserObject(mapped)) throw new TypeError(`${path}.user must return a user object or a falsy value`)
     deepFreeze(mapped)
     // The token's scopes, never the mapped user's (lib/verifiers/scopes.ts says why).
-    return verified(schemeName, mapped, scopes)
+    return verified(schemeName, mapped, scopes, undefined, record.jkt)
   }
 }

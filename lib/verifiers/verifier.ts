@@ -1,6 +1,6 @@
 import { types } from 'node:util'
 import type { FastifyRequest } from 'fastify'
-import { InvalidTokenError, VerifierFailedError, VerifierUnavailableError } from '../errors.js'
+import { InvalidTokenError, jwtDescriptions, VerifierFailedError, VerifierUnavailableError } from '../errors.js'
 import type { AuthInfo, AuthUser } from '../types.js'
 import { isThenable } from '../checks.js'
 import { Authenticated } from '../auth-info.js'
@@ -15,15 +15,20 @@ export interface Verified {
   readonly claims?: Readonly<Record<string, unknown>>
   /** What `request.auth` becomes: built with the answer, so a shared answer shares it too. */
   readonly auth: AuthInfo
+  /** The DPoP key the token is bound to (`cnf.jkt`, RFC 9449 §6): accepted only with a proof made with it. */
+  readonly jkt?: string
 }
 
 /**
  * A {@link Verified}, frozen with its `auth`. `user`, `scopes` and `claims` must be deeply
  * frozen already (by {@link deepFreeze}): the answer may be shared by many requests.
  */
-export function verified (scheme: string, user: AuthUser, scopes: readonly string[], claims?: Readonly<Record<string, unknown>>): Verified {
-  const auth: AuthInfo = Object.freeze(new Authenticated(scheme, scopes, user, claims))
-  return Object.freeze(claims === undefined ? { user, scopes, auth } : { user, scopes, claims, auth })
+export function verified (scheme: string, user: AuthUser, scopes: readonly string[], claims?: Readonly<Record<string, unknown>>, jkt?: string): Verified {
+  const auth: AuthInfo = Object.freeze(new Authenticated(scheme, scopes, user, claims, jkt))
+  const answer: { -readonly [K in keyof Verified]: Verified[K] } = { user, scopes, auth }
+  if (claims !== undefined) answer.claims = claims
+  if (jkt !== undefined) answer.jkt = jkt
+  return Object.freeze(answer)
 }
 
 /**
@@ -31,7 +36,15 @@ export function verified (scheme: string, user: AuthUser, scopes: readonly strin
  * It may throw {@link InvalidTokenError} with a fixed description, or
  * {@link VerifierUnavailableError}; anything else it throws is a fault (500).
  */
-export type Verifier = (token: string, request: FastifyRequest) => Verified | null | Promise<Verified | null>
+export type Verifier = (token: string, request: FastifyRequest, dpop?: boolean) => Verified | null | Promise<Verified | null>
+
+/**
+ * RFC 9449 §7.2: a token bound to a DPoP key (`jkt`) presented as a bearer token (`dpop` not
+ * true) is refused, before its user is mapped or its revocation looked up.
+ */
+export function refuseUnproven (jkt: string | undefined, dpop: boolean | undefined): void {
+  if (jkt !== undefined && dpop !== true) throw new InvalidTokenError(jwtDescriptions.bound)
+}
 
 // Objects that are never a user: a boxed primitive, an array, an Error by its built-in tag
 // (which holds across realms and for every subclass).
@@ -67,6 +80,15 @@ export function isUserObject (value: unknown): value is AuthUser {
     !hasErrorPrototype(value)
 }
 
+/** `value instanceof Class`, false for a Proxy whose getPrototypeOf trap throws. */
+export function isInstance<T> (value: unknown, Class: abstract new (...args: never[]) => T): value is T {
+  try {
+    return value instanceof Class
+  } catch {
+    return false
+  }
+}
+
 /** Our own refusals pass through; anything else a verifier throws becomes a generic 500 with the cause kept for the log. */
 export function classifyFault (err: unknown): Error {
   try {
@@ -91,10 +113,10 @@ export function withTimeout<T> (work: PromiseLike<T>, ms: number): Promise<T> {
  * errors. A synchronous answer stays synchronous: no timer, no promise.
  */
 export function guardVerifier (verifier: Verifier, timeoutMs: number): Verifier {
-  return function guardedVerifier (token, request) {
+  return function guardedVerifier (token, request, dpop) {
     let result
     try {
-      result = verifier(token, request)
+      result = verifier(token, request, dpop)
     } catch (err) {
       throw classifyFault(err)
     }

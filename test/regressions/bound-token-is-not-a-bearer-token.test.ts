@@ -8,6 +8,8 @@ import { assertRefused, claims, jwksServer, jwtApp, keyPair, sign } from '../hel
 // as a plain bearer token with no proof of possession, was accepted (200). The plugin checks no
 // DPoP proof (RFC 9449) nor client certificate (RFC 8705), so such a token is refused once its
 // signature and claims verify: RFC 9449 §7.2, a bound token must not be downgraded to a bearer one.
+// Since DPoP support, a token bound by `cnf.jkt` is cached as a DPoP-bound token (a DPoP
+// presentation may use it) and still refused as a bearer token on every request.
 
 const BOUND = 'The access token is bound to a key and cannot be used as a bearer token'
 
@@ -43,7 +45,8 @@ t.test('a token with a cnf claim is refused as a bearer token, and never cached 
       assertRefused(t, await get(token), BOUND)
       t.equal(verifications(), 1, 'the token was verified')
       assertRefused(t, await get(token), BOUND)
-      t.equal(verifications(), 2, 'verified again: the refusal was not cached, nor the token as valid')
+      if (what.includes('jkt')) t.equal(verifications(), 1, 'kept as a DPoP-bound token, and refused again as a bearer one')
+      else t.equal(verifications(), 2, 'verified again: the refusal was not cached, nor the token as valid')
       t.equal(mapped, 0, 'the user mapping never ran')
       t.equal(revocationChecks, 0, 'isRevoked never ran')
     })
