@@ -30,7 +30,8 @@ import type { ProtectedRoutesErrorCode } from './errors.js'
 import type { NormalizedOpenapiOptions, NormalizedOptions } from './options.js'
 import { PUBLIC, type ResolvedRoute } from './route-config.js'
 import type { StepUp } from './step-up.js'
-import type { SchemeOptions } from './types.js'
+import type { BearerSchemeOptions, SchemeOptions } from './types.js'
+import { DEFAULT_DPOP_ALGORITHMS, type DpopOptions } from './dpop/options.js'
 import { isPlainObject as isRecord } from './checks.js'
 
 type Json = Record<string, unknown>
@@ -97,6 +98,23 @@ export function securityScheme (options: SchemeOptions, flavour: Flavour, scopes
     if (flavour === '2.0' && options.in === 'cookie') return undefined
     return { type: 'apiKey', in: options.in, name: options.name }
   }
+  const scheme = bearerScheme(options, flavour, scopes)
+  return options.dpop === undefined ? scheme : { ...scheme, description: dpopDescription(options.dpop, scheme.description) }
+}
+
+/**
+ * RFC 9449 in the document: OpenAPI has no way to say that a request carries a proof made per
+ * request, so the scheme's description says it; a scheme that requires DPoP is an `http` scheme
+ * named `DPoP` (a registered HTTP authentication scheme).
+ */
+function dpopDescription (dpop: DpopOptions, description: unknown): string {
+  const algorithms = (dpop.algorithms ?? DEFAULT_DPOP_ALGORITHMS).join(' ')
+  const how = `Authorization: DPoP <token> with a DPoP proof header (RFC 9449; proof algorithms ${algorithms})`
+  const what = dpop.required === true ? `Only DPoP-bound tokens: ${how}.` : `Bearer tokens, and DPoP-bound tokens as ${how}.`
+  return typeof description === 'string' ? `${description}. ${what}` : what
+}
+
+function bearerScheme (options: BearerSchemeOptions, flavour: Flavour, scopes: Iterable<string>): Record<string, unknown> {
   const tokenUrl = options.tokenUrl
   // Swagger 2.0 wants an absolute tokenUrl; a path cannot be resolved without the host.
   if (tokenUrl !== undefined && (flavour !== '2.0' || URL.canParse(tokenUrl))) {
@@ -108,11 +126,13 @@ export function securityScheme (options: SchemeOptions, flavour: Flavour, scopes
       : { type: 'oauth2', flows: { password: flow } }
   }
   const jwt = options.jwt !== undefined
+  const dpopOnly = options.dpop?.required === true
   if (flavour === '2.0') {
     // Swagger 2.0 has no bearer scheme; the usual stand-in is an API key in the Authorization header.
-    return { type: 'apiKey', in: 'header', name: 'Authorization', description: `Authorization: Bearer <${jwt ? 'JWT' : 'token'}>` }
+    return { type: 'apiKey', in: 'header', name: 'Authorization', description: `Authorization: ${dpopOnly ? 'DPoP' : 'Bearer'} <${jwt ? 'JWT' : 'token'}>` }
   }
-  return jwt ? { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } : { type: 'http', scheme: 'bearer' }
+  const scheme = dpopOnly ? 'DPoP' : 'bearer'
+  return jwt ? { type: 'http', scheme, bearerFormat: 'JWT' } : { type: 'http', scheme }
 }
 
 /**
