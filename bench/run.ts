@@ -290,6 +290,12 @@ Memory: ${memoryTotal} distinct invalid credentials (static bearer, X-Token, mal
 CPU: ${rounds} rounds of ${pairs} pairs of ${burst}-request bursts per scenario (${rounds * pairs} pairs), bare and scenario alternating on one connection pipelined 50 deep; medians over the pairs. "ratio, not pipelined" scales the ratio's excess by ${regimeFactor.toFixed(3)}, what a pipelined bare request costs against one at ${connections} connections without pipelining (${floor10.toFixed(1)} µs; median of three adjacent pairs). req/s and p99: ${connections} connections, no pipelining. ${pinned ? 'Server pinned to core 1 and load generator to core 0 with taskset' : 'No core pinning'}; total ${elapsed()}.`
 console.log(report)
 
+// 4. DPoP (RFC 9449), in one process: what a proof adds to a cached JWT, beside jose's own
+// verification of the same proofs (bench/dpop.ts, with a redis-server of its own).
+process.stderr.write(`DPoP: bench/dpop.ts (${elapsed()})\n`)
+const dpopReport = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'dpop.ts')], { encoding: 'utf8' })
+console.log(`\nDPoP:\n\n\`\`\`\n${dpopReport}\`\`\``)
+
 if (process.argv.includes('--write')) {
   const cpu = cpus()[0]
   writeFileSync(join(root, 'bench', 'RESULTS.md'), `# Benchmark results
@@ -312,5 +318,10 @@ costs about twice as much CPU: the excess over 1 is scaled by the measured facto
 the two. The targets are judged on both.
 
 ${report}
+
+DPoP (bench/dpop.ts: CPU time per operation in one process, 32 in flight):
+
+\`\`\`
+${dpopReport}\`\`\`
 `)
 }
