@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import * as oauth from 'oauth4webapi'
 import type { Adapter, AdapterPayload, Configuration, JWK, KoaContextWithOIDC } from 'oidc-provider'
+import type { DpopKey } from './dpop-client.js'
 
 // oidc-provider v9 warns on import under Node.js 20 (it asks for 22 LTS or later; our engines
 // allow 20.19, where it works): that one line is dropped, any other warning is printed.
@@ -64,6 +65,14 @@ export interface IssuerOptions {
   readonly oauthMetadata?: boolean
   /** Serve OpenID Connect discovery at `{issuer}/.well-known/openid-configuration`. @default true */
   readonly openidMetadata?: boolean
+  /**
+   * DPoP (RFC 9449) at the token endpoint (`features.dPoP`): a token asked for with a proof
+   * ({@link Issuer.dpopToken}) is bound to the proof's key, `cnf.jkt` in a JWT access token and
+   * in the introspection answer of an opaque one (with `token_type: 'DPoP'`). Proofs may be signed
+   * with ES256, PS256, RS256 and Ed25519 keys (`alg` Ed25519 or EdDSA). `false` turns it off.
+   * @default the provider's own setting (oidc-provider 9: on, for ES256 and Ed25519 proofs only)
+   */
+  readonly dpop?: boolean
 }
 
 export interface TokenRequest {
@@ -79,6 +88,11 @@ export interface TokenRequest {
   readonly ttl?: number
   /** Extra claims in the token and its introspection answer (`acr`, `auth_time`, …). */
   readonly claims?: Readonly<Record<string, unknown>>
+}
+
+/** A token request with a DPoP proof signed by `key` (oauth4webapi's handle of it). */
+export interface DpopTokenRequest extends TokenRequest {
+  readonly key: DpopKey
 }
 
 /** What {@link Issuer.fault} makes the server answer on a path, in place of the provider. */
@@ -107,6 +121,14 @@ export interface Issuer {
   token: (request?: TokenRequest) => Promise<string>
   /** The whole token endpoint response, as oauth4webapi validated it. */
   tokenResponse: (request?: TokenRequest) => Promise<oauth.TokenEndpointResponse>
+  /**
+   * A fresh access token bound to `request.key` (RFC 9449 §5): the client credentials grant with
+   * a DPoP proof. A JWT for {@link JWT_RESOURCE} (the default resource), an opaque token for
+   * {@link OPAQUE_RESOURCE}. Needs `startIssuer(t, { dpop: true })`.
+   */
+  dpopToken: (request: DpopTokenRequest) => Promise<string>
+  /** The whole token endpoint response to {@link dpopToken}'s request (`token_type: 'dpop'`). */
+  dpopTokenResponse: (request: DpopTokenRequest) => Promise<oauth.TokenEndpointResponse>
   /** RFC 7662 introspection by a client of the provider. */
   introspect: (token: string, client?: ClientName) => Promise<oauth.IntrospectionResponse>
   /** RFC 7009 revocation at the provider. */
@@ -234,7 +256,11 @@ export async function startIssuer (t: Teardown, options: IssuerOptions = {}): Pr
       findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
       cookies: { keys: ['interop-tests-only'] },
       scopes: SCOPES.split(' '),
+      ...(options.dpop === true
+        ? { enabledJWA: { dPoPSigningAlgValues: ['ES256', 'PS256', 'RS256', 'Ed25519', 'EdDSA'] } }
+        : {}),
       features: {
+        ...(options.dpop === undefined ? {} : { dPoP: { enabled: options.dpop } }),
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
         introspection: { enabled: true, allowedPolicy: async () => true },
@@ -341,14 +367,23 @@ export async function startIssuer (t: Teardown, options: IssuerOptions = {}): Pr
     return [{ client_id: client.id }, client.method === 'client_secret_basic' ? oauth.ClientSecretBasic(client.secret) : oauth.ClientSecretPost(client.secret)]
   }
 
-  async function tokenResponse (request: TokenRequest = {}): Promise<oauth.TokenEndpointResponse> {
+  async function tokenResponse (request: TokenRequest = {}, key?: DpopKey): Promise<oauth.TokenEndpointResponse> {
     if (request.alg !== undefined && !algs.includes(request.alg)) throw new Error(`this issuer has no ${request.alg} key: list it in startIssuer's algs`)
     const server = await as()
     const [client, auth] = clientAuth(request.client ?? 'basic')
     const parameters = { resource: request.resource ?? JWT_RESOURCE, scope: request.scope ?? 'read' }
     const headers = { [OPTIONS_HEADER]: JSON.stringify({ alg: request.alg, ttl: request.ttl, claims: request.claims }) }
-    const response = await oauth.clientCredentialsGrantRequest(server, client, auth, parameters, { headers, ...insecure })
+    const dpop = key === undefined ? {} : { DPoP: key.handle }
+    const response = await oauth.clientCredentialsGrantRequest(server, client, auth, parameters, { headers, ...dpop, ...insecure })
     return await oauth.processClientCredentialsResponse(server, client, response)
+  }
+
+  async function dpopTokenResponse ({ key, ...request }: DpopTokenRequest): Promise<oauth.TokenEndpointResponse> {
+    if (options.dpop !== true) throw new Error('start the issuer with { dpop: true } to get DPoP-bound tokens')
+    const answer = await tokenResponse(request, key)
+    // The provider binds a token only to a proof it verified; an unbound answer is a harness bug.
+    if (answer.token_type !== 'dpop') throw new Error(`the provider issued a ${answer.token_type} token, not a DPoP-bound one`)
+    return answer
   }
 
   return {
@@ -364,8 +399,10 @@ export async function startIssuer (t: Teardown, options: IssuerOptions = {}): Pr
     clients,
     kids,
     errors,
-    tokenResponse,
+    tokenResponse: async (request) => await tokenResponse(request),
     token: async (request) => (await tokenResponse(request)).access_token,
+    dpopTokenResponse,
+    dpopToken: async (request) => (await dpopTokenResponse(request)).access_token,
     async introspect (token, name = 'basic') {
       const server = await as()
       const [client, auth] = clientAuth(name)
