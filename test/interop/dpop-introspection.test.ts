@@ -121,7 +121,7 @@ test('no credential, required, and a missing scope: the challenges of the contra
   const key = await dpopKey()
   const readOnly = await as.dpopToken({ key, resource: OPAQUE_RESOURCE, scope: 'read' })
   const forbidden = await resourceRequest(readOnly, 'GET', optional.url('/admin'), { key })
-  assertAnswer(t, forbidden, 'insufficient_scope', SCOPE, [BEARER, dpopError('insufficient_scope', SCOPE, { scope: 'admin' })])
+  assertAnswer(t, forbidden, 'insufficient_scope', SCOPE, [dpopError('insufficient_scope', SCOPE, { scope: 'admin' })])
 
   const required = await resourceServer(t, as, { required: true })
   const alone = await wireRequest('GET', required.url())

@@ -94,6 +94,7 @@ test('a proof for another URL or another method is invalid_dpop_proof, before th
     assertAnswer(t, res, 'invalid_dpop_proof', description, [BEARER, dpopError('invalid_dpop_proof', description)])
     t.comment(what)
   }
+  t.equal(rs.verifications(), 0, 'the token never reached the verifier')
   t.equal(rs.handled(), 0)
 })
 
@@ -141,12 +142,14 @@ test('required: only the DPoP challenge, and a Bearer presentation is refused', 
   t.equal(rs.handled(), 1)
 })
 
-test('a token without the route\'s scope: 403 insufficient_scope, in the DPoP challenge', async (t) => {
+test('a token without the route\'s scope: 403 insufficient_scope in the DPoP challenge alone; a Bearer request keeps Bearer', async (t) => {
   const as = await startIssuer(t, { dpop: true })
   const rs = await resourceServer(t, as)
   const key = await dpopKey()
   const res = await resourceRequest(await as.dpopToken({ key, scope: 'read' }), 'GET', rs.url('/admin'), { key })
-  assertAnswer(t, res, 'insufficient_scope', SCOPE, [BEARER, dpopError('insufficient_scope', SCOPE, { scope: 'admin' })])
+  assertAnswer(t, res, 'insufficient_scope', SCOPE, [dpopError('insufficient_scope', SCOPE, { scope: 'admin' })])
+  const bearer = await resourceRequest(await as.token({ scope: 'read' }), 'GET', rs.url('/admin'))
+  assertAnswer(t, bearer, 'insufficient_scope', SCOPE, [`${BEARER}, error="insufficient_scope", error_description="${SCOPE}", scope="admin"`])
   t.equal(rs.handled(), 0)
 })
 
@@ -157,4 +160,21 @@ test('an unbound token presented as DPoP with a valid proof is refused', async (
   const res = await resourceRequest(await as.token(), 'GET', rs.url(), { key })
   assertAnswer(t, res, 'invalid_token', jwtDescriptions.notBound, [BEARER, dpopError('invalid_token', jwtDescriptions.notBound)])
   t.equal(rs.handled(), 0)
+})
+
+test('an Ed25519 key as oauth4webapi labels it by default (alg "Ed25519") is refused by the default algorithms, accepted when listed', async (t) => {
+  const as = await startIssuer(t, { dpop: true })
+  const key = await dpopKey('Ed25519')
+  const token = await as.dpopToken({ key })
+  const byDefault = await resourceServer(t, as)
+  const refused = await resourceRequest(token, 'GET', byDefault.url(), { key })
+  assertAnswer(t, refused, 'invalid_dpop_proof', dpopDescriptions.unsupportedAlgorithm, [BEARER, dpopError('invalid_dpop_proof', dpopDescriptions.unsupportedAlgorithm)])
+  t.equal(byDefault.verifications(), 0, 'refused before the token was verified')
+
+  const algs = ['ES256', 'Ed25519', 'EdDSA']
+  const listed = await resourceServer(t, as, { algorithms: algs })
+  const res = await resourceRequest(token, 'GET', listed.url(), { key })
+  t.equal(res.status, 200)
+  t.same((res.json() as { auth: { dpop: unknown } }).auth.dpop, { jkt: await calculateJwkThumbprint(key.publicJwk) })
+  t.same((await wireRequest('GET', listed.url())).lines('www-authenticate'), [BEARER, dpopChallenge(algs)], 'the challenge lists the configured algorithms')
 })
