@@ -19,9 +19,10 @@ const secret = (): string => randomBytes(32).toString('base64url')
 async function resourceServer (t: Test, as: Issuer, nonceSecret: string, dpop: Record<string, unknown> = {}) {
   const jwt = { jwksUrl: as.jwksUri, issuer: as.issuer, audience: JWT_RESOURCE, algorithms: ['RS256'] } as JwtOptions
   const app = fresh(t)
-  await app.register(protectedRoutes, { schemes: { bearerAuth: { type: 'bearer', jwt, dpop: { nonce: { secret: nonceSecret }, ...dpop } } } })
   const proofs: string[] = []
+  // Added before the plugin, so it runs before the plugin refuses the request.
   app.addHook('onRequest', async (request) => { proofs.push(String(request.headers.dpop)) })
+  await app.register(protectedRoutes, { schemes: { bearerAuth: { type: 'bearer', jwt, dpop: { nonce: { secret: nonceSecret }, ...dpop } } } })
   let handled = 0
   app.get('/me', { config: { auth: true } }, async (request) => {
     handled++

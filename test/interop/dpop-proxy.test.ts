@@ -17,9 +17,10 @@ const PUBLIC_URL = 'https://api.example/orders/7?expand=lines'
 async function behindProxy (t: Test, as: Issuer, server: FastifyServerOptions, dpop: Record<string, unknown> = {}) {
   const jwt = { jwksUrl: as.jwksUri, issuer: as.issuer, audience: JWT_RESOURCE, algorithms: ['RS256'] } as JwtOptions
   const app = fresh(t, server)
-  await app.register(protectedRoutes, { schemes: { bearerAuth: { type: 'bearer', jwt, dpop } } })
   const seen: Array<{ protocol: string, host: string }> = []
+  // Added before the plugin, so it runs before the plugin refuses the request.
   app.addHook('onRequest', async (request) => { seen.push({ protocol: request.protocol, host: request.host }) })
+  await app.register(protectedRoutes, { schemes: { bearerAuth: { type: 'bearer', jwt, dpop } } })
   app.get('/orders/:id', { config: { auth: true } }, async (request) => ({ jkt: request.auth?.dpop?.jkt }))
   const proxy = await startProxy(t, await listen(app), { proto: 'https', host: 'api.example' })
   return { via: proxy.port, proxy, seen }
