@@ -30,7 +30,8 @@ export class Nonces {
   #at (nowMs: number): void {
     const window = Math.floor(nowMs / NONCE_WINDOW_MS)
     if (window === this.#window) return
-    this.#previous = window === this.#window + 1 ? this.#current : this.#of(window - 1)
+    // The first call has no current nonce to keep.
+    this.#previous = this.#window !== -1 && window === this.#window + 1 ? this.#current : this.#of(window - 1)
     this.#current = this.#of(window)
     this.#window = window
   }

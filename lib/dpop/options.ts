@@ -89,7 +89,7 @@ export function checkDpopOptions (schemeName: string, options: unknown): DpopCon
   if (typeof required !== 'boolean') throw new InvalidOptionError(`${path}.required must be a boolean`)
   if (!Array.isArray(algorithms) || algorithms.length === 0 || new Set(algorithms).size !== algorithms.length ||
     !algorithms.every((alg) => typeof alg === 'string' && ASYMMETRIC.has(alg))) {
-    throw new InvalidOptionError(`${path}.algorithms must list asymmetric JWS algorithms, each once (from ${[...ASYMMETRIC].join(', ')})`)
+    throw new InvalidOptionError(`${path}.algorithms must list asymmetric JWS algorithms, each once (from ${[...ASYMMETRIC.keys()].join(', ')})`)
   }
   let nonceSecret: string | undefined
   if (nonce !== false) {

@@ -255,8 +255,8 @@ function dpopOf (name: string, options: SchemeOptions): DpopChecker | undefined 
   if (options.jwt === undefined && options.opaque === undefined && options.introspection === undefined) {
     throw new InvalidOptionError(`schemes.${name}.dpop needs a jwt, opaque or introspection verifier: only tokens an authorization server or a token store issued can be bound to a key (cnf.jkt)`)
   }
-  const internals = (options.dpop as { [kDpopInternals]?: DpopInternals })[kDpopInternals]
-  return new DpopChecker(checkDpopOptions(name, options.dpop), internals)
+  const config = checkDpopOptions(name, options.dpop)
+  return new DpopChecker(config, (options.dpop as { [kDpopInternals]?: DpopInternals })[kDpopInternals])
 }
 
 /** Builds every configured scheme. `bearerAuthFactory` comes from @fastify/bearer-auth. */
