@@ -11,6 +11,7 @@ import { BEARER, DPOP, dpopApp } from './helpers/dpop.js'
 const PREFIX = 'Invalid fastify-protected-routes option: '
 const PATH = 'schemes.bearerAuth.dpop'
 const KNOWN = 'required, algorithms, proofMaxAge, clockTolerance, nonce, replayStore, origin'
+const ALGORITHMS = `${PATH}.algorithms must list asymmetric JWS algorithms, each once (from RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519)`
 const NONCE = `${PATH}.nonce must be false or { secret } with a secret of at least 32 characters`
 const REPLAY_STORE = `${PATH}.replayStore must be a token store with useOnce (MemoryTokenStore, RedisTokenStore)`
 const ORIGIN = `${PATH}.origin must be an origin such as 'https://api.example' (scheme, host and port; no path, query or fragment)`
@@ -72,6 +73,21 @@ t.test('the boot stops on a dpop option that is not one, saying what to fix', as
   ]
   for (const [name, dpop, message] of cases) {
     await t.test(name, async (t) => refusesBoot(t, dpop, message))
+  }
+})
+
+t.test('algorithms: asymmetric JWS algorithms only (RFC 9449 §4.2), each once, a non-empty array', async (t) => {
+  const cases: Array<[string, unknown]> = [
+    ['algorithms as a string', { algorithms: 'ES256' }],
+    ['algorithms empty', { algorithms: [] }],
+    ['an algorithm twice', { algorithms: ['ES256', 'EdDSA', 'ES256'] }],
+    ['HS256 (symmetric: RFC 9449 §4.2)', { algorithms: ['ES256', 'HS256'] }],
+    ["'none'", { algorithms: ['none'] }],
+    ['an algorithm that is not a string', { algorithms: ['ES256', 256] }],
+    ['an algorithm in the wrong case', { algorithms: ['es256'] }]
+  ]
+  for (const [name, dpop] of cases) {
+    await t.test(name, async (t) => refusesBoot(t, dpop, ALGORITHMS))
   }
 })
 
