@@ -36,6 +36,7 @@ t.test('the boot stops on a dpop option that is not one, saying what to fix', as
     ['a string', 'yes', `${PATH} must be an object`],
     ['true', true, `${PATH} must be an object`],
     ['an array', [], `${PATH} must be an object`],
+    ['null', null, `${PATH} must be an object`],
     ['an unknown key', { require: true }, `unknown option '${PATH}.require' (known: ${KNOWN})`],
     ['required as a string', { required: 'true' }, `${PATH}.required must be a boolean`],
     ['required as 1', { required: 1 }, `${PATH}.required must be a boolean`],
