@@ -93,3 +93,9 @@ t.test('different secrets give different nonces, and neither accepts the other\'
   t.equal(b.check(a.current(START), START), undefined)
   t.equal(a.check(b.current(START - NONCE_WINDOW_MS), START), undefined, 'nor the previous one')
 })
+
+t.test('in the very first window (a clock at 1970) the previous nonce is window -1\'s, never the empty string', async (t) => {
+  const nonces = new Nonces(SECRET)
+  t.equal(nonces.check('', 0), undefined)
+  t.equal(nonces.check(expected(SECRET, -1), 1), 'previous')
+})
