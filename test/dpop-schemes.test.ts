@@ -233,7 +233,7 @@ t.test('replay store faults: unavailable is 503, a hang is 503 after verifyTimeo
     ['unavailable', async () => { throw new VerifierUnavailableError() }, 503],
     ['hangs', async () => await new Promise<boolean>(() => {}), 503],
     ['throws', async () => { throw new Error('disk full') }, 500],
-    ['throws a Proxy whose prototype cannot be read', async () => { throw new Proxy({}, { getPrototypeOf () { throw new Error('trap') } }) }, 500]
+    ['throws a Proxy that cannot be looked at', async () => { throw new Proxy({}, { get () { throw new Error('trap') }, getPrototypeOf () { throw new Error('trap') } }) }, 500]
   ]
   for (const [what, useOnce, status] of cases) {
     const h = await dpopApp(t, { dpop: { replayStore: failing(useOnce) }, plugin: { verifyTimeout: 50 } })
