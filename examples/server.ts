@@ -1,14 +1,15 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import type { KeyObject } from 'node:crypto'
-import protectedRoutes, { jtiRevocation, type JwtOptions, type OpaqueOptions, type BearerSchemeOptions, type ProtectedRoutesOptions, type TokenStore } from '../lib/index.js'
+import protectedRoutes, { jtiRevocation, type JwtOptions, type OpaqueOptions, type BearerSchemeOptions, type ProtectedRoutesOptions } from '../lib/index.js'
 import { documentation, DOCUMENTATION_PREFIX, SCOPE_DESCRIPTIONS } from './documentation.js'
 import { loggerOptions, type LoggerOption } from './logging.js'
 export type { LogStream } from './logging.js'
 import { logoutRoute } from './logout.js'
+import { checkPublicOrigin } from './dpop-proof.js'
 import { checkSecret, retentionFor } from './key-set.js'
 import { signingKeys, type Signing } from './signing.js'
-import { createTokenStore, type TokenFormat } from './store.js'
+import { createTokenStore, type ExampleStore, type TokenFormat } from './store.js'
 import { tokenEndpoint } from './token-endpoint.js'
 import { frameworkError, notFound } from './unrouted.js'
 import { demoUsers, publicUser, type PublicUser, type UserDirectory } from './users.js'
@@ -65,6 +66,12 @@ export interface ServerOptions {
    * @default none: only this server's own tokens
    */
   externalIssuer?: ExternalIssuer | undefined
+  /**
+   * The origin clients reach this server at, such as https://api.example behind a TLS proxy: the
+   * origin a DPoP proof's `htu` must name (RFC 9449 §4.3). The start script reads it from
+   * PUBLIC_ORIGIN. @default the origin of each request: Fastify's request.protocol and request.host
+   */
+  publicOrigin?: string | undefined
 }
 
 /** An authorization server whose access tokens the example accepts (see {@link ServerOptions.externalIssuer}). */
@@ -156,6 +163,7 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
   const secretToken = options.secretToken ?? DEFAULT_SECRET_TOKEN
   const tokenFormat = options.tokenFormat ?? 'jwt'
   if (tokenFormat !== 'jwt' && tokenFormat !== 'opaque') throw new TypeError("tokenFormat must be 'jwt' or 'opaque'")
+  const publicOrigin = options.publicOrigin === undefined ? undefined : checkPublicOrigin(options.publicOrigin)
 
   const app = Fastify({
     logger: loggerOptions(options.logger),
@@ -178,7 +186,7 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
       secret: signingKeysSecret,
       retention: retentionFor(tokenLifetime)
     })
-    const apiOptions: ApiOptions = { users, secretToken, signing, tokenLifetime, rateLimit: options.rateLimit ?? { max: 10, timeWindow: 60_000 }, store, tokenFormat, externalIssuer: options.externalIssuer }
+    const apiOptions: ApiOptions = { users, secretToken, signing, tokenLifetime, rateLimit: options.rateLimit ?? { max: 10, timeWindow: 60_000 }, store, tokenFormat, externalIssuer: options.externalIssuer, publicOrigin }
     // The plugin at the root, before anything declares routes, so it sees every route: fail
     // closed (protectByDefault), with Swagger UI's routes, which take no route config, public
     // through publicRoutes, and the API's public routes saying auth: false.
@@ -200,9 +208,10 @@ interface ApiOptions {
   readonly signing: Signing
   readonly tokenLifetime: number
   readonly rateLimit: { readonly max: number, readonly timeWindow: number }
-  readonly store: TokenStore
+  readonly store: ExampleStore
   readonly tokenFormat: TokenFormat
   readonly externalIssuer: ExternalIssuer | undefined
+  readonly publicOrigin: string | undefined
 }
 
 /** The user of an external token: its claims as the routes' user shape (the account lives at that server). */
@@ -298,7 +307,9 @@ async function api (app: FastifyInstance, options: ApiOptions): Promise<void> {
     audience: AUDIENCE,
     tokenLifetime,
     rateLimit,
-    opaqueStore: tokenFormat === 'opaque' ? store : undefined
+    opaqueStore: tokenFormat === 'opaque' ? store : undefined,
+    replay: store,
+    publicOrigin: options.publicOrigin
   })
   await app.register(logoutRoute, { store, tokenFormat })
 

@@ -1,10 +1,14 @@
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { MemoryTokenStore, RedisTokenStore, type TokenStore } from '../lib/index.js'
+import type { ReplayCache } from './dpop-proof.js'
 import { KEY_PUBLISH_AHEAD } from './key-set.js'
 
 /** What POST /token issues: RFC 9068 JWTs (the default) or opaque tokens kept in the store. */
 export type TokenFormat = 'jwt' | 'opaque'
+
+/** The example's token store: either of the plugin's, both of which record DPoP proof ids (`useOnce`). */
+export type ExampleStore = TokenStore & ReplayCache
 
 /** What the start script takes from its environment for the token store. */
 export interface StoreConfig {
@@ -57,7 +61,7 @@ export function storeBanner ({ redisUrl, tokenFormat }: StoreConfig): string {
  * process; and the app's Redis client, for the signing keys. Closed with the app. ioredis is
  * loaded only when Redis is used: the plugin itself never imports it.
  */
-export async function createTokenStore (app: FastifyInstance, redisUrl: string | undefined): Promise<{ store: TokenStore, redis?: Redis }> {
+export async function createTokenStore (app: FastifyInstance, redisUrl: string | undefined): Promise<{ store: ExampleStore, redis?: Redis }> {
   if (redisUrl === undefined) {
     const store = new MemoryTokenStore()
     app.addHook('onClose', () => store.close())

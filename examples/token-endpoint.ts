@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import { parse, type ParsedUrlQuery } from 'node:querystring'
 import type { TokenStore } from '../lib/index.js'
 import { signAccessToken } from './access-token.js'
+import { checkTokenRequestProof, ProofRefusal, type ReplayCache } from './dpop-proof.js'
 import type { SigningKeys } from './key-set.js'
 import type { UserDirectory } from './users.js'
 
@@ -19,10 +20,14 @@ export interface TokenEndpointOptions {
   readonly rateLimit: { readonly max: number, readonly timeWindow: number }
   /** Issue opaque tokens from this store instead of signed JWTs. */
   readonly opaqueStore?: TokenStore | undefined
+  /** Where DPoP proof ids are recorded (the token store, shared by every instance that shares it). */
+  readonly replay: ReplayCache
+  /** The server's public origin for a proof's htu; `undefined`: request.protocol and request.host. */
+  readonly publicOrigin: string | undefined
 }
 
-/** RFC 6749 §5.2 error codes this endpoint answers with. */
-type TokenError = 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_scope'
+/** RFC 6749 §5.2 error codes this endpoint answers with, and RFC 9449 §5's invalid_dpop_proof. */
+type TokenError = 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_scope' | 'invalid_dpop_proof'
 
 /** The parameters this endpoint reads; any other is ignored (RFC 6749 §3.2). */
 type Parameter = 'grant_type' | 'username' | 'password' | 'scope'
@@ -113,11 +118,12 @@ const errorResponse = {
 
 /**
  * POST /token: the OAuth 2.0 resource owner password credentials grant (RFC 6749 §4.3), answering
- * as §5.1 and §5.2 say. Registered in a context of its own, where the only body it parses is a
+ * as §5.1 and §5.2 say. With a DPoP proof (RFC 9449 §5) the token is bound to the proof's key:
+ * `token_type: "DPoP"`, and `cnf.jkt` in a JWT or `jkt` in the opaque token's record. Registered in a context of its own, where the only body it parses is a
  * form, so that no other route of the app accepts forms and no form reaches another parser.
  */
 export async function tokenEndpoint (app: FastifyInstance, options: TokenEndpointOptions): Promise<void> {
-  const { users, signingKeys, algorithm, issuer, audience, tokenLifetime, rateLimit, opaqueStore } = options
+  const { users, signingKeys, algorithm, issuer, audience, tokenLifetime, rateLimit, opaqueStore, replay, publicOrigin } = options
 
   app.removeAllContentTypeParsers()
   // node:querystring keeps a repeated name as an array, so a repeat is seen, never silently resolved.
@@ -149,6 +155,9 @@ export async function tokenEndpoint (app: FastifyInstance, options: TokenEndpoin
 
     const grant = readGrant(form)
     if (grant instanceof Refusal) return refuse(reply, grant)
+    // The proof before the password: a bad proof costs no scrypt and says nothing of the password.
+    const jkt = await checkTokenRequestProof(request, { publicOrigin, replay })
+    if (jkt instanceof ProofRefusal) return refuse(reply, new Refusal('invalid_dpop_proof', jkt.description))
 
     const user = await users.authenticate(grant.username, grant.password)
     if (user === null) return refuse(reply, new Refusal('invalid_grant', badCredentials))
@@ -162,17 +171,20 @@ export async function tokenEndpoint (app: FastifyInstance, options: TokenEndpoin
     const granted = requested === undefined ? user.scopes : user.scopes.filter((scope) => requested.includes(scope))
 
     const scope = granted.join(' ')
+    const binding = jkt === undefined ? {} : { jkt }
     const accessToken = opaqueStore !== undefined
-      ? (await opaqueStore.issue({ subject: user.username, scopes: granted, expiresIn: tokenLifetime })).token
+      ? (await opaqueStore.issue({ subject: user.username, scopes: granted, expiresIn: tokenLifetime, ...binding })).token
       : await signAccessToken(await signingKeys.current(), {
         algorithm,
         issuer,
         audience,
         subject: user.username,
         expiresIn: tokenLifetime,
-        scope
+        scope,
+        ...binding
       })
-    request.log.info({ username: user.username, scope }, 'access token issued')
-    return { access_token: accessToken, token_type: 'Bearer', expires_in: tokenLifetime, scope }
+    const tokenType = jkt === undefined ? 'Bearer' : 'DPoP'
+    request.log.info({ username: user.username, scope, tokenType }, 'access token issued')
+    return { access_token: accessToken, token_type: tokenType, expires_in: tokenLifetime, scope }
   })
 }

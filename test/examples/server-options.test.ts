@@ -28,6 +28,17 @@ t.test('buildServer refuses a signing key and a signing-keys secret together, an
   t.equal((await postForm(app, [['grant_type', 'password'], ['username', 'alice'], ['password', 'wonderland']])).statusCode, 200, 'without Redis it is not needed')
 })
 
+t.test('buildServer refuses a publicOrigin that is not an http(s) origin spelled as URL parsing spells it', async (t) => {
+  const refusal = new TypeError("publicOrigin must be an http(s) origin such as 'https://api.example' (lower case, no path, no trailing slash)")
+  for (const publicOrigin of ['', 'api.example', 'https://api.example/', 'https://api.example/v1', 'https://API.example', 'https://api.example:443', 'ftp://api.example', 'https://user@api.example', 'https://api.example?x']) {
+    await t.rejects(buildServer({ publicOrigin }), refusal, publicOrigin)
+  }
+  for (const publicOrigin of ['https://api.example', 'http://localhost:3000', 'https://[::1]:8443']) {
+    const app = await server(t, { publicOrigin })
+    t.ok(app.hasRoute({ method: 'POST', url: '/token' }), publicOrigin)
+  }
+})
+
 t.test('buildServer refuses an X-Token no request could send (the plugin stops the boot)', async (t) => {
   await t.rejects(buildServer({ secretToken: '' }), { code: 'FST_PROTECTED_ROUTES_INVALID_OPTION' })
   await t.rejects(buildServer({ secretToken: 'has space' }), { code: 'FST_PROTECTED_ROUTES_INVALID_OPTION' })
