@@ -40,6 +40,14 @@ export function readExternalIssuer (env: Readonly<Record<string, string | undefi
   return { issuer, audience, algorithms: algorithms.length === 0 ? ['RS256'] : algorithms }
 }
 
+/**
+ * Reads PUBLIC_ORIGIN: the origin clients reach the server at (https://api.example behind a TLS
+ * proxy), which DPoP proofs name. Unset or empty: each request's own origin. buildServer checks it.
+ */
+export function readPublicOrigin (env: Readonly<Record<string, string | undefined>>): string | undefined {
+  return env.PUBLIC_ORIGIN === '' ? undefined : env.PUBLIC_ORIGIN
+}
+
 function describeAccount (account: Account): string {
   const credentials = `${account.username} / ${account.password}`.padEnd(20)
   return `  ${credentials}${account.disabled ? 'disabled account' : `scopes: ${account.scopes.join(' ')}`}`

@@ -1,4 +1,4 @@
-import { banner, externalIssuerBanner, readConfig, readExternalIssuer } from './config.js'
+import { banner, externalIssuerBanner, readConfig, readExternalIssuer, readPublicOrigin } from './config.js'
 import { buildServer } from './server.js'
 import { readStoreConfig, storeBanner } from './store.js'
 
@@ -11,7 +11,9 @@ const { redisUrl, tokenFormat, signingKeysSecret } = storeConfig
 // SIGNING_KEYS_SECRET: with REDIS_URL and JWTs, seals the signing keys every instance shares through Redis.
 // EXTERNAL_ISSUER, EXTERNAL_AUDIENCE: also accept that authorization server's tokens (discovery).
 const externalIssuer = readExternalIssuer(process.env)
-const app = await buildServer({ logger: true, secretToken: config.secretToken, redisUrl, tokenFormat, signingKeysSecret, externalIssuer })
+// PUBLIC_ORIGIN: the origin clients use (behind a proxy), which DPoP proofs must name in htu.
+const publicOrigin = readPublicOrigin(process.env)
+const app = await buildServer({ logger: true, secretToken: config.secretToken, redisUrl, tokenFormat, signingKeysSecret, externalIssuer, publicOrigin })
 const url = await app.listen({ port: config.port, host: config.host })
 
 // Stop taking connections, finish the requests in flight, then let the process end by itself.

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { banner, readConfig } from '../../examples/config.js'
+import { banner, readConfig, readPublicOrigin } from '../../examples/config.js'
 
 t.test('the start script listens on 127.0.0.1:3000 with the default X-Token unless told otherwise', async (t) => {
   t.same(readConfig({}), { port: 3000, host: '127.0.0.1', secretToken: 'mysecrettoken' })
@@ -32,4 +32,11 @@ t.test('the banner never prints a configured SECRET_TOKEN', async (t) => {
   const text = banner('http://127.0.0.1:3000', readConfig({ SECRET_TOKEN: 'do-not-print-me' }))
   t.notMatch(text, 'do-not-print-me')
   t.match(text, 'X-Token for GET /protected: (the value of SECRET_TOKEN)\n')
+})
+
+t.test('PUBLIC_ORIGIN is passed on as it is, for buildServer to check; unset or empty is none', async (t) => {
+  t.equal(readPublicOrigin({}), undefined)
+  t.equal(readPublicOrigin({ PUBLIC_ORIGIN: '' }), undefined)
+  t.equal(readPublicOrigin({ PUBLIC_ORIGIN: 'https://api.example' }), 'https://api.example')
+  t.equal(readPublicOrigin({ PUBLIC_ORIGIN: 'https://api.example/' }), 'https://api.example/', 'not corrected here: buildServer refuses it')
 })
