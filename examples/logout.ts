@@ -8,9 +8,10 @@ export interface LogoutOptions {
   readonly tokenFormat: TokenFormat
 }
 
-/** The bearer token of a request the plugin has already accepted: `Bearer` (any case), spaces, the token. */
+/** The token of a request the plugin has already accepted: `Bearer` or `DPoP` (any case), spaces, the token. */
 function presentedToken (request: FastifyRequest): string {
-  return (request.headers.authorization as string).slice(6).trimStart()
+  const authorization = request.headers.authorization as string
+  return authorization.slice(authorization.indexOf(' ')).trimStart()
 }
 
 /**

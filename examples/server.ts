@@ -272,6 +272,10 @@ function protection (options: ApiOptions): ProtectedRoutesOptions {
       bearerAuth: {
         type: 'bearer',
         ...bearerVerifier(options),
+        // RFC 9449: Bearer tokens, and the DPoP-bound tokens POST /token issues with a proof, presented
+        // as `DPoP <token>` with a proof. The token store keeps the proof ids, so that with Redis
+        // every instance refuses a replay; the proofs name the public origin, if one is configured.
+        dpop: { replayStore: options.store, ...(options.publicOrigin === undefined ? {} : { origin: options.publicOrigin }) },
         // For the OpenAPI document: Swagger UI's Authorize dialog logs in through POST /token.
         tokenUrl: '/token',
         scopes: SCOPE_DESCRIPTIONS

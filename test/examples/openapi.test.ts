@@ -46,7 +46,9 @@ t.test('the Authorize dialog offers the password flow at POST /token with descri
             'items:write': 'Create items (POST /items)'
           }
         }
-      }
+      },
+      // OpenAPI has no way to say "and a proof per request": the plugin says it in words.
+      description: 'Bearer tokens, and DPoP-bound tokens as Authorization: DPoP <token> with a DPoP proof header (RFC 9449; proof algorithms ES256 PS256 EdDSA RS256).'
     },
     tokenHeader: { type: 'apiKey', in: 'header', name: 'X-Token' }
   })

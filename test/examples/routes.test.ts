@@ -5,8 +5,11 @@ import { ALGORITHM, AUDIENCE, ISSUER } from '../../examples/server.js'
 import { accessToken, errorBody, p256, server } from './fixtures/helpers.js'
 
 const bearer = 'Bearer realm="example"'
+// The bearer scheme also takes DPoP-bound tokens: a 401 offers DPoP on a line of its own (RFC 9449 §7.1).
+const dpop = 'DPoP algs="ES256 PS256 EdDSA RS256"'
+const bearerChallenges = [bearer, dpop]
 const apiKey = 'ApiKey realm="example", in="header", name="X-Token"'
-const invalidToken = (description: string): string => `${bearer}, error="invalid_token", error_description="${description}"`
+const invalidToken = (description: string): string[] => [`${bearer}, error="invalid_token", error_description="${description}"`, dpop]
 const insufficientScope = (scope: string): string =>
   `${bearer}, error="insufficient_scope", error_description="The access token does not grant the required scope", scope="${scope}"`
 const missingCredentials = errorBody(401, 'FST_PROTECTED_ROUTES_MISSING_CREDENTIALS', 'Authentication is required')
@@ -92,7 +95,7 @@ t.test('GET /users/me', async (t) => {
     const app = await server(t)
     const res = await app.inject('/users/me')
     t.equal(res.statusCode, 401)
-    t.equal(res.headers['www-authenticate'], bearer)
+    t.same(res.headers['www-authenticate'], bearerChallenges)
     t.same(res.json(), missingCredentials)
   })
 
@@ -100,14 +103,14 @@ t.test('GET /users/me', async (t) => {
     const app = await server(t)
     const res = await app.inject({ url: '/users/me', headers: { 'x-token': 'mysecrettoken' } })
     t.equal(res.statusCode, 401)
-    t.equal(res.headers['www-authenticate'], bearer)
+    t.same(res.headers['www-authenticate'], bearerChallenges)
   })
 
   t.test('with a token that is not a JWT is 401 invalid_token', async (t) => {
     const app = await server(t)
     const res = await app.inject({ url: '/users/me', headers: { authorization: 'Bearer not-a-jwt' } })
     t.equal(res.statusCode, 401)
-    t.equal(res.headers['www-authenticate'], invalidToken('The access token is malformed'))
+    t.same(res.headers['www-authenticate'], invalidToken('The access token is malformed'))
     t.same(res.json(), refusedToken('The access token is malformed'))
   })
 
@@ -117,7 +120,7 @@ t.test('GET /users/me', async (t) => {
     const token = await accessToken(other, 'alice', 'wonderland')
     const res = await app.inject({ url: '/users/me', headers: { authorization: `Bearer ${token}` } })
     t.equal(res.statusCode, 401)
-    t.equal(res.headers['www-authenticate'], invalidToken('The access token signature is invalid'))
+    t.same(res.headers['www-authenticate'], invalidToken('The access token signature is invalid'))
     t.same(res.json(), refusedToken('The access token signature is invalid'))
   })
 
@@ -136,7 +139,7 @@ t.test('GET /users/me', async (t) => {
       .sign(key)
     const res = await app.inject({ url: '/users/me', headers: { authorization: `Bearer ${token}` } })
     t.equal(res.statusCode, 401)
-    t.equal(res.headers['www-authenticate'], invalidToken('The access token has expired'))
+    t.same(res.headers['www-authenticate'], invalidToken('The access token has expired'))
     t.same(res.json(), refusedToken('The access token has expired'))
   })
 
@@ -154,7 +157,7 @@ t.test('GET /users/me', async (t) => {
       .sign(key)
     const res = await app.inject({ url: '/users/me', headers: { authorization: `Bearer ${token}` } })
     t.equal(res.statusCode, 401)
-    t.equal(res.headers['www-authenticate'], invalidToken('The access token type is not accepted'))
+    t.same(res.headers['www-authenticate'], invalidToken('The access token type is not accepted'))
   })
 
   t.test('a disabled user is 401 even with a token signed by this server', async (t) => {
@@ -164,7 +167,7 @@ t.test('GET /users/me', async (t) => {
     const token = await signAccessToken({ key, algorithm: ALGORITHM, issuer: ISSUER, audience: AUDIENCE, subject: 'carol', scope: 'me:read' })
     const res = await app.inject({ url: '/users/me', headers: { authorization: `Bearer ${token}` } })
     t.equal(res.statusCode, 401)
-    t.equal(res.headers['www-authenticate'], invalidToken('The access token is invalid'))
+    t.same(res.headers['www-authenticate'], invalidToken('The access token is invalid'))
     t.same(res.json(), refusedToken('The access token is invalid'))
   })
 
@@ -174,7 +177,7 @@ t.test('GET /users/me', async (t) => {
     const token = await signAccessToken({ key, algorithm: ALGORITHM, issuer: ISSUER, audience: AUDIENCE, subject: 'mallory', scope: 'me:read' })
     const res = await app.inject({ url: '/users/me', headers: { authorization: `Bearer ${token}` } })
     t.equal(res.statusCode, 401)
-    t.equal(res.headers['www-authenticate'], invalidToken('The access token is invalid'))
+    t.same(res.headers['www-authenticate'], invalidToken('The access token is invalid'))
   })
 
   t.test('a token without me:read is 403 insufficient_scope', async (t) => {
@@ -211,7 +214,7 @@ t.test('GET /items', async (t) => {
     const app = await server(t)
     const res = await app.inject('/items')
     t.equal(res.statusCode, 401)
-    t.equal(res.headers['www-authenticate'], bearer)
+    t.same(res.headers['www-authenticate'], bearerChallenges)
     t.same(res.json(), missingCredentials)
   })
 })
@@ -253,7 +256,7 @@ t.test('POST /items', async (t) => {
     const app = await server(t)
     const anonymous = await app.inject({ method: 'POST', url: '/items', payload: { nope: true } })
     t.equal(anonymous.statusCode, 401)
-    t.equal(anonymous.headers['www-authenticate'], bearer)
+    t.same(anonymous.headers['www-authenticate'], bearerChallenges)
     const token = await accessToken(app, 'bob', 'builder')
     const forbidden = await app.inject({ method: 'POST', url: '/items', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: '{not json' })
     t.equal(forbidden.statusCode, 403)

@@ -70,7 +70,8 @@ t.test('the start script serves the README walkthrough, then closes cleanly on S
 
   const anonymous = await fetch(`${base}/users/me`)
   t.equal(anonymous.status, 401)
-  t.equal(anonymous.headers.get('www-authenticate'), 'Bearer realm="example"')
+  // The Bearer and DPoP challenge lines, as fetch joins them.
+  t.equal(anonymous.headers.get('www-authenticate'), 'Bearer realm="example", DPoP algs="ES256 PS256 EdDSA RS256"')
   t.same(await anonymous.json(), { statusCode: 401, code: 'FST_PROTECTED_ROUTES_MISSING_CREDENTIALS', error: 'Unauthorized', message: 'Authentication is required' })
 
   const bobToken = await fetch(`${base}/token`, { method: 'POST', headers: form, body: 'grant_type=password&username=bob&password=builder' })
