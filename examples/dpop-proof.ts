@@ -15,20 +15,24 @@ export interface ReplayCache {
 }
 
 /**
- * Fixed `error_description`s of a refused proof (RFC 9449 §5.1, RFC 6749 §5.2): one per check,
- * none of them with a byte of the request in it.
+ * Fixed `error_description`s of a refused proof (RFC 9449 §5.1, RFC 6749 §5.2), worded as the
+ * plugin words the same refusals on the resource routes; none has a byte of the request in it.
  */
 export const proofRefusals = Object.freeze({
   repeated: 'The request carries more than one DPoP header',
-  malformed: 'The DPoP proof is not a compact JWS that verifies with its jwk header',
-  algorithm: 'The DPoP proof must be signed with ES256, PS256, EdDSA or RS256',
-  key: 'The DPoP proof must carry the public key it is signed with in its jwk header',
-  type: 'The DPoP proof must have the typ dpop+jwt',
-  claims: 'The DPoP proof must carry jti, htm and htu strings and a numeric iat',
-  time: 'The DPoP proof was not issued within the last 60 seconds',
-  method: 'The DPoP proof is not for this HTTP method',
-  uri: 'The DPoP proof is not for this URI',
-  accessToken: 'A DPoP proof sent to the token endpoint carries no ath claim',
+  malformed: 'The DPoP proof is malformed',
+  wrongType: 'The DPoP proof type is not dpop+jwt',
+  unsupportedAlgorithm: 'The DPoP proof algorithm is not accepted',
+  badKey: 'The DPoP proof key is not a usable public key',
+  criticalHeader: 'The DPoP proof has a critical header parameter that is not supported',
+  badSignature: 'The DPoP proof signature is invalid',
+  missingClaim: 'The DPoP proof is missing a required claim',
+  tooOld: 'The DPoP proof is too old',
+  issuedInFuture: 'The DPoP proof was issued in the future',
+  expired: 'The DPoP proof has expired',
+  wrongMethod: 'The DPoP proof is for another HTTP method',
+  wrongUri: 'The DPoP proof is for another URI',
+  accessToken: 'The DPoP proof of a token request must not carry ath',
   replayed: 'The DPoP proof has been used before'
 })
 
@@ -57,10 +61,15 @@ async function proofKey (...args: Parameters<typeof EmbeddedJWK>): ReturnType<ty
 
 /** A jose failure as one of the fixed descriptions. */
 function describe (err: unknown): string {
-  if (err instanceof BadKey) return proofRefusals.key
-  if (err instanceof errors.JOSEAlgNotAllowed) return proofRefusals.algorithm
-  if (err instanceof errors.JWTExpired) return proofRefusals.time
-  if (err instanceof errors.JWTClaimValidationFailed) return err.reason === 'missing' ? proofRefusals.claims : proofRefusals.time
+  if (err instanceof BadKey) return proofRefusals.badKey
+  if (err instanceof errors.JOSEAlgNotAllowed) return proofRefusals.unsupportedAlgorithm
+  if (err instanceof errors.JWSSignatureVerificationFailed) return proofRefusals.badSignature
+  if (err instanceof errors.JOSENotSupported) return proofRefusals.criticalHeader
+  if (err instanceof errors.JWTExpired) return err.claim === 'iat' ? proofRefusals.tooOld : proofRefusals.expired
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.reason === 'missing') return proofRefusals.missingClaim
+    if (err.claim === 'iat' && err.reason === 'check_failed') return proofRefusals.issuedInFuture
+  }
   return proofRefusals.malformed
 }
 
@@ -136,14 +145,14 @@ export async function checkTokenRequestProof (request: FastifyRequest, options: 
   }
   const { payload, protectedHeader } = verified
   // Exactly this media type (RFC 9449 §4.2), not jose's lenient comparison of typ.
-  if (protectedHeader.typ !== 'dpop+jwt') return new ProofRefusal(proofRefusals.type)
+  if (protectedHeader.typ !== 'dpop+jwt') return new ProofRefusal(proofRefusals.wrongType)
   const { jti, htm, htu } = payload as Record<string, unknown>
-  if (typeof jti !== 'string' || jti === '' || typeof htm !== 'string' || typeof htu !== 'string') return new ProofRefusal(proofRefusals.claims)
-  if (htm !== 'POST') return new ProofRefusal(proofRefusals.method)
+  if (typeof jti !== 'string' || jti === '' || typeof htm !== 'string' || typeof htu !== 'string') return new ProofRefusal(proofRefusals.malformed)
+  if (htm !== 'POST') return new ProofRefusal(proofRefusals.wrongMethod)
   // The token endpoint's URL: the route's path, at the configured origin or the one the request came to.
   const origin = options.publicOrigin ?? `${request.protocol}://${request.host}`
   const expected = originAndPath(origin + request.routeOptions.url)
-  if (expected === undefined || originAndPath(htu) !== expected) return new ProofRefusal(proofRefusals.uri)
+  if (expected === undefined || originAndPath(htu) !== expected) return new ProofRefusal(proofRefusals.wrongUri)
   // ath binds a proof to an access token; a token request has none yet (RFC 9449 §4.2).
   if (payload.ath !== undefined) return new ProofRefusal(proofRefusals.accessToken)
 

@@ -10,17 +10,22 @@ import { logCapture, p256 } from './fixtures/helpers.js'
 
 // POST /token with a DPoP proof (RFC 9449 §5): oauth4webapi is the client, over a real socket.
 
+// The texts the plugin uses for the same refusals on the resource routes.
 const refusals = {
   repeated: 'The request carries more than one DPoP header',
-  malformed: 'The DPoP proof is not a compact JWS that verifies with its jwk header',
-  algorithm: 'The DPoP proof must be signed with ES256, PS256, EdDSA or RS256',
-  key: 'The DPoP proof must carry the public key it is signed with in its jwk header',
-  type: 'The DPoP proof must have the typ dpop+jwt',
-  claims: 'The DPoP proof must carry jti, htm and htu strings and a numeric iat',
-  time: 'The DPoP proof was not issued within the last 60 seconds',
-  method: 'The DPoP proof is not for this HTTP method',
-  uri: 'The DPoP proof is not for this URI',
-  accessToken: 'A DPoP proof sent to the token endpoint carries no ath claim',
+  malformed: 'The DPoP proof is malformed',
+  wrongType: 'The DPoP proof type is not dpop+jwt',
+  unsupportedAlgorithm: 'The DPoP proof algorithm is not accepted',
+  badKey: 'The DPoP proof key is not a usable public key',
+  criticalHeader: 'The DPoP proof has a critical header parameter that is not supported',
+  badSignature: 'The DPoP proof signature is invalid',
+  missingClaim: 'The DPoP proof is missing a required claim',
+  tooOld: 'The DPoP proof is too old',
+  issuedInFuture: 'The DPoP proof was issued in the future',
+  expired: 'The DPoP proof has expired',
+  wrongMethod: 'The DPoP proof is for another HTTP method',
+  wrongUri: 'The DPoP proof is for another URI',
+  accessToken: 'The DPoP proof of a token request must not carry ath',
   replayed: 'The DPoP proof has been used before'
 }
 
@@ -97,7 +102,7 @@ t.test('proofs signed with PS256, RS256 and EdDSA keys are accepted too', async 
 t.test('an Ed25519 proof as oauth4webapi names it (alg Ed25519, RFC 9864) is not on the list, as on the resource routes', async (t) => {
   const { as } = await listening(t)
   const { handle } = await dpopKey({ alg: 'Ed25519' })
-  await assertRefused(t, await passwordGrant(as, handle), refusals.algorithm, 'alg Ed25519')
+  await assertRefused(t, await passwordGrant(as, handle), refusals.unsupportedAlgorithm, 'alg Ed25519')
 })
 
 t.test('the htu is compared as a URI: case, default port, dot segments, and its query and fragment do not matter', async (t) => {
@@ -133,33 +138,36 @@ t.test('each proof that fails a check of RFC 9449 §4.3 is 400 invalid_dpop_proo
   const other = await dpopKey({ extractable: true })
   const otherJwk = await crypto.subtle.exportKey('jwk', other.keyPair.publicKey)
   const cases: Array<[string, { modify?: Modify, skew?: number, alg?: string }, string]> = [
-    ['typ JWT', { modify: (header) => { header.typ = 'JWT' } }, refusals.type],
-    ['typ application/dpop+jwt (jose would take it; RFC 9449 §4.2 names dpop+jwt)', { modify: (header) => { header.typ = 'application/dpop+jwt' } }, refusals.type],
-    ['no typ', { modify: (header) => { delete header.typ } }, refusals.type],
-    ['alg HS256 in the header', { modify: (header) => { header.alg = 'HS256' } }, refusals.algorithm],
-    ['alg none', { modify: (header) => { header.alg = 'none' } }, refusals.algorithm],
-    ['an asymmetric alg not on the list (ES384)', { alg: 'ES384' }, refusals.algorithm],
-    ['no jwk', { modify: (header) => { delete header.jwk } }, refusals.key],
-    ['a jwk that is not an object', { modify: (header) => { header.jwk = 'key' } }, refusals.key],
-    ['a jwk of another key', { modify: (header) => { header.jwk = otherJwk as oauth.JsonValue } }, refusals.malformed],
-    ['htm GET', { modify: (_header, payload) => { payload.htm = 'GET' } }, refusals.method],
-    ['htm post (methods are case-sensitive)', { modify: (_header, payload) => { payload.htm = 'post' } }, refusals.method],
-    ['htu of another path', { modify: (_header, payload) => { payload.htu = `http://127.0.0.1:${port}/tokens` } }, refusals.uri],
-    ['htu of another scheme', { modify: (_header, payload) => { payload.htu = `https://127.0.0.1:${port}/token` } }, refusals.uri],
-    ['htu of another host', { modify: (_header, payload) => { payload.htu = `http://localhost:${port}/token` } }, refusals.uri],
-    ['htu that is a relative reference', { modify: (_header, payload) => { payload.htu = '/token' } }, refusals.uri],
-    ['htu that is not http(s)', { modify: (_header, payload) => { payload.htu = `ws://127.0.0.1:${port}/token` } }, refusals.uri],
-    ['iat 70 s ago', { skew: -70 }, refusals.time],
-    ['iat 30 s ahead', { skew: 30 }, refusals.time],
-    ['iat a string', { modify: (_header, payload) => { payload.iat = String(payload.iat) } }, refusals.time],
-    ['an exp in the past', { modify: (_header, payload) => { payload.exp = (payload.iat as number) - 10 } }, refusals.time],
-    ['no jti', { modify: (_header, payload) => { delete payload.jti } }, refusals.claims],
-    ['no htm', { modify: (_header, payload) => { delete payload.htm } }, refusals.claims],
-    ['no htu', { modify: (_header, payload) => { delete payload.htu } }, refusals.claims],
-    ['an empty jti', { modify: (_header, payload) => { payload.jti = '' } }, refusals.claims],
-    ['a jti that is a number', { modify: (_header, payload) => { payload.jti = 42 } }, refusals.claims],
-    ['htm that is an array', { modify: (_header, payload) => { payload.htm = ['POST'] } }, refusals.claims],
-    ['htu that is a number', { modify: (_header, payload) => { payload.htu = 1 } }, refusals.claims],
+    ['typ JWT', { modify: (header) => { header.typ = 'JWT' } }, refusals.wrongType],
+    ['typ application/dpop+jwt (jose would take it; RFC 9449 §4.2 names dpop+jwt)', { modify: (header) => { header.typ = 'application/dpop+jwt' } }, refusals.wrongType],
+    ['no typ', { modify: (header) => { delete header.typ } }, refusals.wrongType],
+    ['alg HS256 in the header', { modify: (header) => { header.alg = 'HS256' } }, refusals.unsupportedAlgorithm],
+    ['alg none', { modify: (header) => { header.alg = 'none' } }, refusals.unsupportedAlgorithm],
+    ['an asymmetric alg not on the list (ES384)', { alg: 'ES384' }, refusals.unsupportedAlgorithm],
+    ['no jwk', { modify: (header) => { delete header.jwk } }, refusals.badKey],
+    ['a jwk that is not an object', { modify: (header) => { header.jwk = 'key' } }, refusals.badKey],
+    ['a jwk of another key', { modify: (header) => { header.jwk = otherJwk as oauth.JsonValue } }, refusals.badSignature],
+    ['a critical header parameter', { modify: (header) => { header.crit = ['urn:example:unknown']; header['urn:example:unknown'] = true } }, refusals.criticalHeader],
+    ['htm GET', { modify: (_header, payload) => { payload.htm = 'GET' } }, refusals.wrongMethod],
+    ['htm post (methods are case-sensitive)', { modify: (_header, payload) => { payload.htm = 'post' } }, refusals.wrongMethod],
+    ['htu of another path', { modify: (_header, payload) => { payload.htu = `http://127.0.0.1:${port}/tokens` } }, refusals.wrongUri],
+    ['htu of another scheme', { modify: (_header, payload) => { payload.htu = `https://127.0.0.1:${port}/token` } }, refusals.wrongUri],
+    ['htu of another host', { modify: (_header, payload) => { payload.htu = `http://localhost:${port}/token` } }, refusals.wrongUri],
+    ['htu that is a relative reference', { modify: (_header, payload) => { payload.htu = '/token' } }, refusals.wrongUri],
+    ['htu that is not http(s)', { modify: (_header, payload) => { payload.htu = `ws://127.0.0.1:${port}/token` } }, refusals.wrongUri],
+    ['iat 70 s ago', { skew: -70 }, refusals.tooOld],
+    ['iat 30 s ahead', { skew: 30 }, refusals.issuedInFuture],
+    ['an exp in the past', { modify: (_header, payload) => { payload.exp = (payload.iat as number) - 10 } }, refusals.expired],
+    ['iat a string', { modify: (_header, payload) => { payload.iat = String(payload.iat) } }, refusals.malformed],
+    ['an nbf ahead', { modify: (_header, payload) => { payload.nbf = (payload.iat as number) + 30 } }, refusals.malformed],
+    ['no jti', { modify: (_header, payload) => { delete payload.jti } }, refusals.missingClaim],
+    ['no htm', { modify: (_header, payload) => { delete payload.htm } }, refusals.missingClaim],
+    ['no htu', { modify: (_header, payload) => { delete payload.htu } }, refusals.missingClaim],
+    ['no iat', { modify: (_header, payload) => { delete payload.iat } }, refusals.missingClaim],
+    ['an empty jti', { modify: (_header, payload) => { payload.jti = '' } }, refusals.malformed],
+    ['a jti that is a number', { modify: (_header, payload) => { payload.jti = 42 } }, refusals.malformed],
+    ['htm that is an array', { modify: (_header, payload) => { payload.htm = ['POST'] } }, refusals.malformed],
+    ['htu that is a number', { modify: (_header, payload) => { payload.htu = 1 } }, refusals.malformed],
     ['an ath claim', { modify: (_header, payload) => { payload.ath = 'fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo' } }, refusals.accessToken]
   ]
   for (const [what, options, description] of cases) {
@@ -173,7 +181,7 @@ t.test('a proof whose jwk holds the private key is refused (RFC 9449 §4.3 check
   const pair = await oauth.generateKeyPair('ES256', { extractable: true })
   const privateJwk = await crypto.subtle.exportKey('jwk', pair.privateKey)
   const handle = oauth.DPoP(client, pair, { [oauth.modifyAssertion]: (header) => { header.jwk = { kty: privateJwk.kty, crv: privateJwk.crv, x: privateJwk.x, y: privateJwk.y, d: privateJwk.d } as oauth.JsonValue } })
-  await assertRefused(t, await passwordGrant(as, handle), refusals.key, 'private jwk')
+  await assertRefused(t, await passwordGrant(as, handle), refusals.badKey, 'private jwk')
 })
 
 t.test('a proof signed with a symmetric key, its secret in the jwk, is refused', async (t) => {
@@ -185,7 +193,7 @@ t.test('a proof signed with a symmetric key, its secret in the jwk, is refused',
     .setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk })
     .setIssuedAt()
     .sign(secret)
-  await assertRefused(t, await postToken(base, { dpop: proof }), refusals.algorithm, 'HS256')
+  await assertRefused(t, await postToken(base, { dpop: proof }), refusals.unsupportedAlgorithm, 'HS256')
 })
 
 t.test('a DPoP header that is no proof, or whose signature is broken, is refused', async (t) => {
@@ -201,10 +209,13 @@ t.test('a DPoP header that is no proof, or whose signature is broken, is refused
     ['not a JWT', 'not-a-jwt'],
     ['an empty value', ''],
     ['two segments', `${header}.${payload}`],
+  ]
+  for (const [what, dpop] of headers) await assertRefused(t, await postToken(base, { dpop }), refusals.malformed, what)
+  const forged: Array<[string, string]> = [
     ['a payload that is not the one signed', tampered],
     ['a signature of other bytes', `${header}.${payload}.${Buffer.from(signature, 'base64url').reverse().toString('base64url')}`]
   ]
-  for (const [what, dpop] of headers) await assertRefused(t, await postToken(base, { dpop }), refusals.malformed, what)
+  for (const [what, dpop] of forged) await assertRefused(t, await postToken(base, { dpop }), refusals.badSignature, what)
   // The untouched proof goes through: the refusals above are the edits.
   t.equal((await postToken(base, { dpop: good })).status, 200)
 })
@@ -275,7 +286,7 @@ t.test('the proof is checked after the form and before the password', async (t) 
   const { as, base } = await listening(t)
   // A bad proof and a wrong password: the proof is refused, and nothing is said of the password.
   const bad = await dpopKey({ modify: (_header, payload) => { payload.htm = 'GET' } })
-  await assertRefused(t, await passwordGrant(as, bad.handle, 'alice', 'wrong'), refusals.method, 'wrong password, bad proof')
+  await assertRefused(t, await passwordGrant(as, bad.handle, 'alice', 'wrong'), refusals.wrongMethod, 'wrong password, bad proof')
   // A good proof and a wrong password: invalid_grant, as without DPoP.
   const good = await dpopKey()
   const res = await passwordGrant(as, good.handle, 'alice', 'wrong')
@@ -295,7 +306,7 @@ t.test('with publicOrigin, the htu must name that origin, not the one the reques
   t.equal((await res.json() as { token_type: string }).token_type, 'DPoP')
   // oauth4webapi's own htu is the URL it posted to: http://127.0.0.1:<port>/token.
   const { handle } = await dpopKey()
-  await assertRefused(t, await passwordGrant(as, handle), refusals.uri, `htu ${base}/token`)
+  await assertRefused(t, await passwordGrant(as, handle), refusals.wrongUri, `htu ${base}/token`)
 })
 
 t.test('without publicOrigin, a Host header that names no host matches no htu', async (t) => {
@@ -312,7 +323,7 @@ t.test('without publicOrigin, a Host header that names no host matches no htu', 
     payload: 'grant_type=password&username=alice&password=wonderland'
   })
   t.equal(res.statusCode, 400)
-  t.equal(res.body, JSON.stringify({ error: 'invalid_dpop_proof', error_description: refusals.uri }))
+  t.equal(res.body, JSON.stringify({ error: 'invalid_dpop_proof', error_description: refusals.wrongUri }))
 })
 
 t.test('a refused proof is logged by its error code only, never the proof', async (t) => {
