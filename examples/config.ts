@@ -48,6 +48,11 @@ export function readPublicOrigin (env: Readonly<Record<string, string | undefine
   return env.PUBLIC_ORIGIN === '' ? undefined : env.PUBLIC_ORIGIN
 }
 
+/** Reads BASE_URL for examples/dpop-client.ts: the server to log in to (default http://127.0.0.1:3000, where `npm start` listens). */
+export function readClientBase (env: Readonly<Record<string, string | undefined>>): URL {
+  return new URL(env.BASE_URL === undefined || env.BASE_URL === '' ? 'http://127.0.0.1:3000' : env.BASE_URL)
+}
+
 function describeAccount (account: Account): string {
   const credentials = `${account.username} / ${account.password}`.padEnd(20)
   return `  ${credentials}${account.disabled ? 'disabled account' : `scopes: ${account.scopes.join(' ')}`}`

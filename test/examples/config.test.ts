@@ -1,5 +1,5 @@
 import t from 'tap'
-import { banner, readConfig, readPublicOrigin } from '../../examples/config.js'
+import { banner, readClientBase, readConfig, readPublicOrigin } from '../../examples/config.js'
 
 t.test('the start script listens on 127.0.0.1:3000 with the default X-Token unless told otherwise', async (t) => {
   t.same(readConfig({}), { port: 3000, host: '127.0.0.1', secretToken: 'mysecrettoken' })
@@ -39,4 +39,11 @@ t.test('PUBLIC_ORIGIN is passed on as it is, for buildServer to check; unset or 
   t.equal(readPublicOrigin({ PUBLIC_ORIGIN: '' }), undefined)
   t.equal(readPublicOrigin({ PUBLIC_ORIGIN: 'https://api.example' }), 'https://api.example')
   t.equal(readPublicOrigin({ PUBLIC_ORIGIN: 'https://api.example/' }), 'https://api.example/', 'not corrected here: buildServer refuses it')
+})
+
+t.test('the DPoP client script goes to BASE_URL, by default where npm start listens', async (t) => {
+  t.equal(readClientBase({}).href, 'http://127.0.0.1:3000/')
+  t.equal(readClientBase({ BASE_URL: '' }).href, 'http://127.0.0.1:3000/', 'empty counts as unset')
+  t.equal(readClientBase({ BASE_URL: 'https://api.example:8443' }).href, 'https://api.example:8443/')
+  t.throws(() => readClientBase({ BASE_URL: 'not a url' }), TypeError)
 })
