@@ -119,8 +119,9 @@ const errorResponse = {
 /**
  * POST /token: the OAuth 2.0 resource owner password credentials grant (RFC 6749 §4.3), answering
  * as §5.1 and §5.2 say. With a DPoP proof (RFC 9449 §5) the token is bound to the proof's key:
- * `token_type: "DPoP"`, and `cnf.jkt` in a JWT or `jkt` in the opaque token's record. Registered in a context of its own, where the only body it parses is a
- * form, so that no other route of the app accepts forms and no form reaches another parser.
+ * `token_type: "DPoP"`, and `cnf.jkt` in a JWT or `jkt` in the opaque token's record.
+ * Registered in a context of its own, where the only body it parses is a form, so that no other
+ * route of the app accepts forms and no form reaches another parser.
  */
 export async function tokenEndpoint (app: FastifyInstance, options: TokenEndpointOptions): Promise<void> {
   const { users, signingKeys, algorithm, issuer, audience, tokenLifetime, rateLimit, opaqueStore, replay, publicOrigin } = options
