@@ -51,7 +51,8 @@ async function main (): Promise<void> {
     const server = await redisServer({ teardown: (fn) => { cleanups.push(fn) } })
     url = `redis://127.0.0.1:${server.port}`
   }
-  const redis = new Redis(url)
+  // Auto-pipelining: concurrent commands share a write, as a busy instance's client should.
+  const redis = new Redis(url, { enableAutoPipelining: true })
   const redisStore = new RedisTokenStore(redis, { prefix: `bench-${randomUUID()}:` })
 
   const client = await generateKeyPair('ES256', { extractable: true })
