@@ -56,8 +56,6 @@ export interface DpopConfig {
   readonly origin: string | undefined
 }
 
-// The asymmetric JWS algorithms the JWT verifier takes (RFC 7518 §3, RFC 8037).
-const ASYMMETRIC = ASYMMETRIC_ALGORITHMS
 export const DEFAULT_DPOP_ALGORITHMS = Object.freeze(['ES256', 'PS256', 'EdDSA', 'RS256'])
 const known = new Set(['required', 'algorithms', 'proofMaxAge', 'clockTolerance', 'nonce', 'replayStore', 'origin'])
 const MAX_PROOF_AGE = 3600
@@ -88,8 +86,8 @@ export function checkDpopOptions (schemeName: string, options: unknown): DpopCon
   const { required = false, algorithms = DEFAULT_DPOP_ALGORITHMS, nonce = false, replayStore } = options
   if (typeof required !== 'boolean') throw new InvalidOptionError(`${path}.required must be a boolean`)
   if (!Array.isArray(algorithms) || algorithms.length === 0 || new Set(algorithms).size !== algorithms.length ||
-    !algorithms.every((alg) => typeof alg === 'string' && ASYMMETRIC.has(alg))) {
-    throw new InvalidOptionError(`${path}.algorithms must list asymmetric JWS algorithms, each once (from ${[...ASYMMETRIC.keys()].join(', ')})`)
+    !algorithms.every((alg) => typeof alg === 'string' && ASYMMETRIC_ALGORITHMS.has(alg))) {
+    throw new InvalidOptionError(`${path}.algorithms must list asymmetric JWS algorithms, each once (from ${[...ASYMMETRIC_ALGORITHMS.keys()].join(', ')})`)
   }
   let nonceSecret: string | undefined
   if (nonce !== false) {

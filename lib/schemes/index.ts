@@ -268,10 +268,12 @@ export async function buildSchemes (options: NormalizedOptions, bearerAuthFactor
     const challenge = baseChallenge(scheme, options.realm)
     const presentations: Presentations = Object.freeze({ bearer: dpop?.config.required !== true, dpop: dpop !== undefined })
     let verify: Scheme['verify']
+    let extract: Extractor
     let extractFor: Scheme['extractFor']
     if (scheme.type === 'bearer') {
       const { maxTokenLength } = options
       extractFor = (accepts) => bearerExtractor(maxTokenLength, accepts)
+      extract = extractFor(presentations)
       // Its verifier refuses a DPoP-bound token here (RFC 9449 §7.2): no proof comes this way.
       const bearer = throughBearerAuth(bearerAuthFactory, verifier)
       if (dpop === undefined) {
@@ -284,6 +286,7 @@ export async function buildSchemes (options: NormalizedOptions, bearerAuthFactor
         }
       }
     } else {
+      extract = apiKeyExtractor(scheme.in, scheme.name, options.maxTokenLength)
       verify = answering(verifier)
     }
     schemes.set(name, Object.freeze({
@@ -291,7 +294,7 @@ export async function buildSchemes (options: NormalizedOptions, bearerAuthFactor
       challenge,
       bases: Object.freeze(dpop === undefined ? [challenge] : presentations.bearer ? [challenge, dpop.challenge] : [dpop.challenge]),
       refused: scheme.type === 'bearer' ? descriptions.invalidToken : descriptions.invalidApiKey,
-      extract: extractFor === undefined ? apiKeyExtractor((scheme as { in: 'header' | 'query' | 'cookie' }).in, (scheme as { name: string }).name, options.maxTokenLength) : extractFor(presentations),
+      extract,
       extractFor,
       presentations,
       dpop,
