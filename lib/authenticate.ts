@@ -21,6 +21,7 @@ import type { LogLevel } from './types.js'
 import { isThenable } from './checks.js'
 import { safeLog } from './log.js'
 import { authenticatedEnough } from './step-up.js'
+import { mcpAuthInfo, type WithMcpAuth } from './mcp.js'
 import { classifyFault, isInstance, withTimeout, type Verified } from './verifiers/verifier.js'
 
 /**
@@ -163,10 +164,14 @@ function authorizeFailed (thrown: unknown, scheme: Scheme, request: FastifyReque
   return fault(request, reply, err, scheme.name, 'authorization fault')
 }
 
-/** The user is in: `request.auth`, which the `userProperty` getter (`request.user`) reads. */
-function admit (request: FastifyRequest, verified: Verified): void {
+/**
+ * The user is in: `request.auth`, which the `userProperty` getter (`request.user`) reads, and
+ * with `mcpAuthInfo` `request.raw.auth`.
+ */
+function admit (route: ResolvedRoute, request: FastifyRequest, verified: Verified, credential: Credential): void {
   // Built (and frozen) by the verifier with its answer: nothing to allocate here.
   request.auth = verified.auth
+  if (route.mcp !== undefined) (request.raw as WithMcpAuth).auth = mcpAuthInfo(route.mcp, tokenOf(credential), verified)
 }
 
 /**
@@ -192,7 +197,7 @@ function authorize (route: ResolvedRoute, request: FastifyRequest, reply: Fastif
     }
   }
   if (route.authorize === undefined) {
-    admit(request, verified)
+    admit(route, request, verified, credential)
     return
   }
   const decide = (allowed: unknown): void => {
@@ -200,7 +205,7 @@ function authorize (route: ResolvedRoute, request: FastifyRequest, reply: Fastif
       const err = new AccessDeniedError()
       throw refuse(request, reply, logLevel, err, scheme.name, forbiddenChallenge(presentedUnder(scheme, credential), route, err.message))
     }
-    admit(request, verified)
+    admit(route, request, verified, credential)
   }
   let answer: unknown
   try {
@@ -296,7 +301,11 @@ export function authenticate (route: ResolvedRoute, request: FastifyRequest, rep
   } catch (err) {
     return done(err as Error)
   }
-  if (first === undefined) return done()
+  if (first === undefined) {
+    // Anonymous on an optional route: whatever set raw.auth before, the MCP transport sees no one.
+    if (route.mcp !== undefined) (request.raw as WithMcpAuth).auth = undefined
+    return done()
+  }
 
   // 2. Verify, then 3. authorize.
   if (credentials !== undefined) return settle(authenticateAll(route, request, reply, logLevel, verifyTimeout, credentials), done)

@@ -36,6 +36,7 @@ export type {
 export type { OpaqueOptions } from './verifiers/opaque.js'
 export type { IntrospectionOptions } from './verifiers/introspection-config.js'
 export type { DpopOptions } from './dpop/options.js'
+export type { ProtectedResourceOptions } from './protected-resource.js'
 export { MemoryTokenStore } from './stores/memory.js'
 export type { MemoryTokenStoreOptions } from './stores/memory.js'
 export { RedisTokenStore } from './stores/redis.js'
@@ -68,6 +69,7 @@ export type {
   BearerSchemeOptions,
   FastifyProtectedRoutes,
   LogLevel,
+  McpAuthInfo,
   OpenapiOptions,
   ProtectedRoutesOptions,
   RefusalStatus,

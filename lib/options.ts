@@ -1,6 +1,7 @@
 import { InvalidOptionError } from './errors.js'
 import type { AuthUser, LogLevel, ProtectedRoutesOptions, RefusalStatus, SchemeOptions } from './types.js'
 import { isPlainObject, SCOPE_TOKEN } from './checks.js'
+import { checkProtectedResource, type ProtectedResourceConfig } from './protected-resource.js'
 
 /** Options after validation, with every default filled in. */
 export interface NormalizedOptions {
@@ -16,6 +17,9 @@ export interface NormalizedOptions {
   readonly logLevel: LogLevel
   readonly openapi: NormalizedOpenapiOptions
   readonly userProperty: string
+  /** RFC 9728: `undefined` without the option. */
+  readonly protectedResource: ProtectedResourceConfig | undefined
+  readonly mcpAuthInfo: boolean
 }
 
 const defaults = Object.freeze({
@@ -28,7 +32,7 @@ const defaults = Object.freeze({
   userProperty: 'user'
 } as const)
 
-const knownOptions = new Set(['schemes', 'defaultSchemes', 'protectByDefault', 'publicRoutes', 'realm', 'hook', 'verifyTimeout', 'maxTokenLength', 'getScopes', 'logLevel', 'openapi', 'userProperty'])
+const knownOptions = new Set(['schemes', 'defaultSchemes', 'protectByDefault', 'publicRoutes', 'realm', 'hook', 'verifyTimeout', 'maxTokenLength', 'getScopes', 'logLevel', 'openapi', 'userProperty', 'protectedResource', 'mcpAuthInfo'])
 // The keys a scheme of each type may have: a typo (`verfiy`) is named at boot, not ignored.
 const schemeKeys = {
   bearer: new Set(['type', 'verify', 'tokens', 'jwt', 'opaque', 'introspection', 'dpop', 'tokenUrl', 'scopes']),
@@ -196,6 +200,8 @@ export function normalizeOptions (options: ProtectedRoutesOptions): NormalizedOp
   if (typeof getScopes !== 'function') fail('getScopes must be a function')
   const logLevel = options.logLevel ?? defaults.logLevel
   if (!logLevels.has(logLevel)) fail('logLevel must be a pino level name')
+  const mcpAuthInfo = options.mcpAuthInfo ?? false
+  if (typeof mcpAuthInfo !== 'boolean') fail('mcpAuthInfo must be a boolean')
 
   return {
     schemes,
@@ -209,6 +215,8 @@ export function normalizeOptions (options: ProtectedRoutesOptions): NormalizedOp
     getScopes,
     logLevel,
     openapi: openapiOptions(options.openapi),
-    userProperty: userProperty(options.userProperty)
+    userProperty: userProperty(options.userProperty),
+    protectedResource: checkProtectedResource(options.protectedResource, schemes),
+    mcpAuthInfo
   }
 }

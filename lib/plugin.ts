@@ -4,7 +4,8 @@ import { authenticate } from './authenticate.js'
 import { InvalidOptionError, InvalidRouteConfigError, RouteNotPreparedError } from './errors.js'
 import { safeLog } from './log.js'
 import { openapiDocumenter } from './openapi.js'
-import { normalizeOptions } from './options.js'
+import { normalizeOptions, type NormalizedOptions } from './options.js'
+import { defaultAuthorizationServers, metadataDocument, serveMetadata, type ProtectedResourceConfig } from './protected-resource.js'
 import { guardOutside } from './outside.js'
 import { describeRoute, PUBLIC, resolveRoute, RouteConfigProblem, type ResolvedRoute } from './route-config.js'
 import { buildSchemes, type Scheme } from './schemes/index.js'
@@ -41,6 +42,26 @@ async function loadBearerAuthFactory (fastify: FastifyInstance): Promise<BearerA
 }
 
 /**
+ * RFC 9728: checks that the document can name its authorization servers, and serves it (its
+ * routes are public by their config). `scopes`: what the `onRoute` hook collects from the routes,
+ * for `scopes_supported` when the option sets none.
+ */
+function publishMetadata (fastify: FastifyInstance, config: ProtectedResourceConfig, options: NormalizedOptions, schemes: ReadonlyMap<string, Scheme>, scopes: ReadonlySet<string>): void {
+  const servers = config.authorizationServers ?? defaultAuthorizationServers(options.schemes)
+  if (servers.length === 0) {
+    throw new InvalidOptionError('protectedResource.authorizationServers: no jwt or introspection scheme names an issuer URL, so list the issuer identifiers of the authorization servers clients get tokens from (RFC 9728 §2); without them the document tells a client nothing to follow')
+  }
+  const dpop = [...schemes.values()].filter((scheme) => scheme.dpop !== undefined)
+  const presented = {
+    dpopAlgorithms: Object.freeze([...new Set(dpop.flatMap((scheme) => scheme.dpop!.config.algorithms))]),
+    dpopRequired: [...schemes.values()].every((scheme) => scheme.type !== 'bearer' || scheme.dpop?.config.required === true)
+  }
+  let body: string | undefined
+  // Read at the first request: the app is ready by then, so every route has been declared.
+  serveMetadata(fastify, config, () => (body ??= metadataDocument(config, servers, config.scopesSupported ?? [...scopes], presented)))
+}
+
+/**
  * The plugin body: see {@link ProtectedRoutesOptions}.
  *
  * One decision, one place: `onRoute` resolves each route's `config.auth` once and stores it in
@@ -52,7 +73,14 @@ async function loadBearerAuthFactory (fastify: FastifyInstance): Promise<BearerA
 export async function protectedRoutesPlugin (fastify: FastifyInstance, options: ProtectedRoutesOptions): Promise<void> {
   const normalized = normalizeOptions(options)
   const schemes: ReadonlyMap<string, Scheme> = await buildSchemes(normalized, await loadBearerAuthFactory(fastify))
-  const context = { schemes, defaultSchemes: normalized.defaultSchemes, protectByDefault: normalized.protectByDefault, publicRoutes: normalized.publicRoutes }
+  const { protectedResource } = normalized
+  const context = {
+    schemes,
+    defaultSchemes: normalized.defaultSchemes,
+    protectByDefault: normalized.protectByDefault,
+    publicRoutes: normalized.publicRoutes,
+    mcp: normalized.mcpAuthInfo ? Object.freeze({ resource: protectedResource?.resource }) : undefined
+  }
   const { logLevel, verifyTimeout } = normalized
 
   // @fastify/swagger, if the app registers it (either order): security, responses, securitySchemes.
@@ -67,6 +95,8 @@ export async function protectedRoutesPlugin (fastify: FastifyInstance, options: 
   fastify.decorateRequest('auth', null)
   fastify.decorateRequest(userProperty, { getter: readUser })
   guardOutside(fastify)
+  // The scopes of the routes that accept a bearer scheme, for the RFC 9728 document.
+  const routeScopes = protectedResource === undefined ? undefined : new Set<string>()
 
   // Routes declared from here on: resolve config.auth once, and fail the boot on a bad one.
   fastify.addHook('onRoute', function protectedRoutesOnRoute (routeOptions) {
@@ -77,11 +107,17 @@ export async function protectedRoutesPlugin (fastify: FastifyInstance, options: 
     } catch (err) {
       throw new InvalidRouteConfigError(...describeRoute(routeOptions.method, routeOptions.url), (err as Error).message)
     }
+    if (routeScopes !== undefined && resolution !== PUBLIC) {
+      const route = resolution as ResolvedRoute
+      if (route.schemes.some((scheme) => scheme.type === 'bearer')) for (const scope of route.scopes) routeScopes.add(scope)
+    }
     const mark: Mark = Object.freeze({ auth, resolution })
     // A fresh config object per route: the app may share one config object between routes.
     routeOptions.config = { ...routeOptions.config, [kRoute]: mark } as NonNullable<RouteOptions['config']>
     openapi.addRoute(routeOptions, resolution)
   })
+
+  if (protectedResource !== undefined) publishMetadata(fastify, protectedResource, normalized, schemes, routeScopes!)
 
   // Routes whose config carries no mark, or one resolved from another `auth` than the route's
   // config now holds: declared before the plugin loaded (e.g. register() was not awaited, or a

@@ -4,6 +4,7 @@ import type { Extractor } from './credential.js'
 import type { Scheme } from './schemes/index.js'
 import type { StepUp } from './step-up.js'
 import type { AuthorizeFunction } from './types.js'
+import type { McpContext } from './mcp.js'
 import { SCOPE_TOKEN } from './checks.js'
 
 /**
@@ -41,6 +42,8 @@ export interface ResolvedRoute {
   readonly bases: readonly string[]
   /** The 401 header value: {@link bases} (RFC 9110 §11.6.1); a string when there is one. */
   readonly challenges: string | readonly string[]
+  /** With `mcpAuthInfo`: `request.raw.auth` is set too (lib/mcp.ts). */
+  readonly mcp: McpContext | undefined
 }
 
 /** What a route that asks for nothing resolves to. */
@@ -54,6 +57,7 @@ interface Context {
   readonly defaultSchemes: readonly string[]
   readonly protectByDefault: boolean
   readonly publicRoutes: readonly string[]
+  readonly mcp: McpContext | undefined
 }
 
 /** Thrown with a reason; the caller wraps it with the route's method and URL. */
@@ -141,7 +145,8 @@ export function resolveRoute (auth: unknown, method: string | readonly string[],
     // Preflights carry no credentials (Fetch §4.8). An explicit config.auth is honoured as written.
     preflightExempt: implicit && answersOnlyOptions(method),
     bases,
-    challenges: oneOrMany([...bases])
+    challenges: oneOrMany([...bases]),
+    mcp: context.mcp
   })
 }
 

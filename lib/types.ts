@@ -3,6 +3,7 @@ import type { JwtOptions } from './verifiers/jwt-options.js'
 import type { OpaqueOptions } from './verifiers/opaque.js'
 import type { IntrospectionOptions } from './verifiers/introspection-config.js'
 import type { DpopOptions } from './dpop/options.js'
+import type { ProtectedResourceOptions } from './protected-resource.js'
 
 /**
  * Augment this interface to type the plugin app-wide. Every key is optional:
@@ -297,4 +298,43 @@ export interface ProtectedRoutesOptions extends UserPropertyOption {
   logLevel?: LogLevel
   /** For the OpenAPI document only (with @fastify/swagger). */
   openapi?: OpenapiOptions
+  /**
+   * OAuth 2.0 Protected Resource Metadata (RFC 9728): serve the document at
+   * `/.well-known/oauth-protected-resource` (and its path-inserted form), add
+   * `resource_metadata` to every bearer and DPoP challenge, and make `resource` the default
+   * audience of `jwt` and `introspection` schemes (RFC 8707). What MCP clients look for.
+   * @example { resource: 'https://api.example/mcp', resourceName: 'Example MCP server' }
+   */
+  protectedResource?: ProtectedResourceOptions
+  /**
+   * Also put the verified token on `request.raw.auth` in the shape of the MCP TypeScript SDK's
+   * `AuthInfo` (`token`, `clientId`, `scopes`, `expiresAt`, `resource`, `extra`), so its Streamable
+   * HTTP transport, handed `request.raw`, gives tool handlers `extra.authInfo`. @default false
+   */
+  mcpAuthInfo?: boolean
+}
+
+/**
+ * `request.raw.auth` with `mcpAuthInfo`: the MCP TypeScript SDK's `AuthInfo`, frozen. Set on a
+ * protected route once the request is authenticated; `undefined` on an optional route's
+ * anonymous request.
+ */
+export interface McpAuthInfo {
+  /** The access token (for DPoP, the token, not the proof). */
+  readonly token: string
+  /** The token's `client_id` (RFC 9068, RFC 7662), else its `azp`, else `''` (verifiers without claims). */
+  readonly clientId: string
+  /** The granted scopes; frozen (typed as the SDK's `string[]`, so the object can be handed on as its `AuthInfo`). */
+  readonly scopes: string[]
+  /** Its `exp`, in seconds since the epoch, when it has one. */
+  readonly expiresAt?: number
+  /** `protectedResource.resource`, when the token's `aud` names it. */
+  readonly resource?: URL
+  /** The rest of `request.auth`: the scheme, the user, the claims and the DPoP key. */
+  readonly extra: {
+    readonly scheme: string
+    readonly user: AuthUser
+    readonly claims?: Readonly<Record<string, unknown>>
+    readonly dpop?: { readonly jkt: string }
+  }
 }

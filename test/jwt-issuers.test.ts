@@ -84,7 +84,7 @@ t.test('issuers is checked at boot', async (t) => {
     ['an entry without issuer', { issuers: [{ secret: secret() }] }, `${path}.issuers[0].issuer must be the expected iss, a non-empty string`],
     ['an entry without key source', { issuers: [{ issuer: A }] }, `${path}.issuers[0] needs exactly one of secret, publicKey, jwksUrl or discovery: true`],
     ['no algorithms anywhere', { algorithms: undefined, issuers: [entry] }, `${path}.issuers[0].algorithms must list the accepted algorithms, e.g. ['RS256']`],
-    ['no audience anywhere', { audience: undefined, issuers: [entry] }, `${path}.issuers[0].audience must be this API's audience, a non-empty string or a list of them`],
+    ['no audience anywhere', { audience: undefined, issuers: [entry] }, `${path}.issuers[0].audience must be this API's audience, a non-empty string or a list of them (or set the plugin's protectedResource: its resource is then the default audience)`],
     ['bad default algorithms', { algorithms: ['none'], issuers: [{ ...entry, algorithms: ['HS256'] }] }, `${path}.algorithms must never list 'none'`],
     ['a bad default audience', { audience: [''], issuers: [{ ...entry, audience: AUDIENCE }] }, `${path}.audience must be this API's audience, a non-empty string or a list of them`],
     ['a JWKS option with static keys only', { jwksTimeout: 100, issuers: [entry] }, `${path}.jwksTimeout applies to jwksUrl and discovery only`],

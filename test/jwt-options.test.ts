@@ -53,7 +53,7 @@ t.test('the boot stops on an unsafe or meaningless JWT option, saying what to fi
     ['a fractional jwksCacheMaxAge', { jwksUrl: 'https://issuer.example/jwks', algorithms: ['RS256'], jwksCacheMaxAge: 1.5 }, `${PATH}.jwksCacheMaxAge must be an integer from 0 to 86400000`],
     ['no issuer', { secret: secret(), algorithms: ['HS256'], issuer: undefined }, `${PATH}.issuer must be the expected iss, a non-empty string`],
     ['an empty issuer', { secret: secret(), algorithms: ['HS256'], issuer: '' }, `${PATH}.issuer must be the expected iss, a non-empty string`],
-    ['no audience', { secret: secret(), algorithms: ['HS256'], audience: undefined }, `${PATH}.audience must be this API's audience, a non-empty string or a list of them`],
+    ['no audience', { secret: secret(), algorithms: ['HS256'], audience: undefined }, `${PATH}.audience must be this API's audience, a non-empty string or a list of them (or set the plugin's protectedResource: its resource is then the default audience)`],
     ['an empty audience list', { secret: secret(), algorithms: ['HS256'], audience: [] }, `${PATH}.audience must be this API's audience, a non-empty string or a list of them`],
     ['a negative clockTolerance', { secret: secret(), algorithms: ['HS256'], clockTolerance: -1 }, `${PATH}.clockTolerance must be an integer from 0 to 300`],
     ['a clockTolerance over five minutes', { secret: secret(), algorithms: ['HS256'], clockTolerance: 301 }, `${PATH}.clockTolerance must be an integer from 0 to 300`],

@@ -21,7 +21,8 @@ function route (fields: Partial<ResolvedRoute> & { names?: string[] }): Resolved
     optional: fields.optional ?? false,
     preflightExempt: false,
     bases: ['Bearer realm="api"'],
-    challenges: 'Bearer realm="api"'
+    challenges: 'Bearer realm="api"',
+    mcp: undefined
   }
 }
 

@@ -4,6 +4,7 @@ import { calculateJwkThumbprint, decodeProtectedHeader, errors, importJWK, jwtVe
 import { LruMap } from 'toad-cache'
 import { dpopDescriptions, InvalidDpopProofError, UseDpopNonceError } from '../errors.js'
 import { isPlainObject } from '../checks.js'
+import { resourceMetadataParam } from '../challenge.js'
 import { digest } from '../stores/token-store.js'
 import type { DpopConfig } from './options.js'
 import { Nonces } from './nonce.js'
@@ -76,7 +77,7 @@ function requestUri (request: FastifyRequest, origin: string | undefined): strin
  */
 export class DpopChecker {
   readonly config: DpopConfig
-  /** `DPoP algs="…"`, the challenge with no error (RFC 9449 §7.1). */
+  /** `DPoP algs="…"`, the challenge with no error (RFC 9449 §7.1), and `resource_metadata` with `protectedResource` (RFC 9728 §5.1). */
   readonly challenge: string
   readonly #keys = new LruMap<ProofKey>(KEY_CACHE_MAX)
   readonly #nonces: Nonces | undefined
@@ -84,9 +85,9 @@ export class DpopChecker {
   readonly #options: JWTVerifyOptions
   readonly #replayTtl: number
 
-  constructor (config: DpopConfig, internals?: DpopInternals) {
+  constructor (config: DpopConfig, metadataUrl: string | undefined, internals?: DpopInternals) {
     this.config = config
-    this.challenge = `DPoP algs="${config.algorithms.join(' ')}"`
+    this.challenge = `DPoP algs="${config.algorithms.join(' ')}"${resourceMetadataParam(metadataUrl)}`
     this.#nonces = config.nonceSecret === undefined ? undefined : new Nonces(config.nonceSecret)
     this.#now = internals?.now ?? Date.now
     this.#options = {

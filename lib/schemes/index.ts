@@ -27,6 +27,7 @@ export type Answer = (failed: unknown, verified: Verified | null) => void
 /** A scheme ready for requests: everything per-request work needs, computed once. */
 export interface Scheme {
   readonly name: string
+  readonly type: SchemeOptions['type']
   /** Its challenge with no error attribute (for a bearer scheme, the `Bearer` one). */
   readonly challenge: string
   /** Every challenge it offers in a 401: `Bearer` and/or `DPoP` for a bearer scheme with DPoP. */
@@ -250,22 +251,35 @@ function throughDpop (checker: DpopChecker, verifier: Verifier, verifyTimeout: n
 }
 
 /** The DPoP checks of a scheme with `dpop`; `undefined` without. */
-function dpopOf (name: string, options: SchemeOptions): DpopChecker | undefined {
+function dpopOf (name: string, options: SchemeOptions, metadataUrl: string | undefined): DpopChecker | undefined {
   if (options.type !== 'bearer' || options.dpop === undefined) return undefined
   if (options.jwt === undefined && options.opaque === undefined && options.introspection === undefined) {
     throw new InvalidOptionError(`schemes.${name}.dpop needs a jwt, opaque or introspection verifier: only tokens an authorization server or a token store issued can be bound to a key (cnf.jkt)`)
   }
   const config = checkDpopOptions(name, options.dpop)
-  return new DpopChecker(config, (options.dpop as { [kDpopInternals]?: DpopInternals })[kDpopInternals])
+  return new DpopChecker(config, metadataUrl, (options.dpop as { [kDpopInternals]?: DpopInternals })[kDpopInternals])
+}
+
+/**
+ * RFC 8707, RFC 9728 §2: with `protectedResource`, a `jwt` or `introspection` scheme that names
+ * no audience expects the resource, so a token issued for another resource is refused.
+ */
+function withDefaultAudience (options: SchemeOptions, resource: string | undefined): SchemeOptions {
+  if (resource === undefined || options.type !== 'bearer') return options
+  if (options.jwt !== undefined && options.jwt.audience === undefined) return { ...options, jwt: { ...options.jwt, audience: resource } }
+  if (options.introspection !== undefined && options.introspection.audience === undefined) return { ...options, introspection: { ...options.introspection, audience: resource } }
+  return options
 }
 
 /** Builds every configured scheme. `bearerAuthFactory` comes from @fastify/bearer-auth. */
 export async function buildSchemes (options: NormalizedOptions, bearerAuthFactory: BearerAuthFactory): Promise<ReadonlyMap<string, Scheme>> {
   const schemes = new Map<string, Scheme>()
-  for (const [name, scheme] of options.schemes) {
-    const dpop = dpopOf(name, scheme)
+  const { metadataUrl, resource } = options.protectedResource ?? {}
+  for (const [name, given] of options.schemes) {
+    const scheme = withDefaultAudience(given, resource)
+    const dpop = dpopOf(name, scheme, metadataUrl)
     const verifier = guardVerifier(await baseVerifier(name, scheme, options), options.verifyTimeout)
-    const challenge = baseChallenge(scheme, options.realm)
+    const challenge = baseChallenge(scheme, options.realm, metadataUrl)
     const presentations: Presentations = Object.freeze({ bearer: dpop?.config.required !== true, dpop: dpop !== undefined })
     let verify: Scheme['verify']
     let extract: Extractor
@@ -291,6 +305,7 @@ export async function buildSchemes (options: NormalizedOptions, bearerAuthFactor
     }
     schemes.set(name, Object.freeze({
       name,
+      type: scheme.type,
       challenge,
       bases: Object.freeze(dpop === undefined ? [challenge] : presentations.bearer ? [challenge, dpop.challenge] : [dpop.challenge]),
       refused: scheme.type === 'bearer' ? descriptions.invalidToken : descriptions.invalidApiKey,

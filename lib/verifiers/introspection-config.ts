@@ -43,7 +43,10 @@ export interface IntrospectionOptions {
   auth?: 'client_secret_basic' | 'client_secret_post'
   /** Required `iss` of the response, compared exactly; a response without `iss` is refused. */
   issuer?: string
-  /** Required audience: the response's `aud` (a string or an array) must contain one of these; one without `aud` is refused. */
+  /**
+   * Required audience: the response's `aud` (a string or an array) must contain one of these; one
+   * without `aud` is refused. @default the plugin's `protectedResource.resource`, when set; else none
+   */
   audience?: string | readonly string[]
   /**
    * Milliseconds the endpoint may take to answer (its body included) before the request gets

@@ -164,6 +164,7 @@ function checkKeySource (path: string, options: Record<string, unknown>, setting
 
 function checkAudience (path: string, audience: unknown): readonly string[] {
   const list: unknown[] = Array.isArray(audience) ? audience : [audience]
+  if (audience === undefined) throw new InvalidOptionError(`${path}.audience must be this API's audience, a non-empty string or a list of them (or set the plugin's protectedResource: its resource is then the default audience)`)
   if (list.length === 0 || !list.every(isNonEmptyString)) throw new InvalidOptionError(`${path}.audience must be this API's audience, a non-empty string or a list of them`)
   return Object.freeze([...new Set(list as string[])])
 }

@@ -148,8 +148,11 @@ export type JwtSingleIssuerOptions = JwtSettings & JwtKeySource & {
   algorithms: readonly string[]
   /** Required `iss`, compared exactly (no normalisation of case or trailing slash). */
   issuer: string
-  /** Required audience(s): `aud` (a string or an array) must contain one of them. */
-  audience: JwtAudience
+  /**
+   * Required audience(s): `aud` (a string or an array) must contain one of them. Required,
+   * unless the plugin's `protectedResource` is set: its `resource` is then the default (RFC 8707).
+   */
+  audience?: JwtAudience
   issuers?: never
 }
 
@@ -173,7 +176,7 @@ export type JwtSeveralIssuersOptions = JwtSettings & {
   issuers: readonly JwtIssuerOptions[]
   /** The default `algorithms` of every entry. */
   algorithms?: readonly string[]
-  /** The default `audience` of every entry. */
+  /** The default `audience` of every entry. @default the plugin's `protectedResource.resource`, when set */
   audience?: JwtAudience
   issuer?: never
   secret?: never
