@@ -8,7 +8,6 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import type { Configuration, JWK, KoaContextWithOIDC } from 'oidc-provider'
-
 import { withoutExpectedWarnings } from './provider-warnings.js'
 
 const { default: Provider, errors } = await withoutExpectedWarnings(async () => await import('oidc-provider'))
@@ -32,7 +31,7 @@ export interface DemoClient {
 
 /** Options of {@link startAuthorizationServer}. */
 export interface AuthorizationServerOptions {
-  /** The RFC 8707 resource indicators it issues access tokens for; the first is the MCP server's. Any other is `invalid_target`. */
+  /** The RFC 8707 resource indicators it issues access tokens for, such as the MCP server's URL; any other is `invalid_target`. */
   readonly resources: readonly string[]
   /** Its port on 127.0.0.1 (an http: issuer is for a loopback host only). @default 0 (a free port) */
   readonly port?: number | undefined
