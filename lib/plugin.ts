@@ -4,8 +4,8 @@ import { authenticate } from './authenticate.js'
 import { InvalidOptionError, InvalidRouteConfigError, RouteNotPreparedError } from './errors.js'
 import { safeLog } from './log.js'
 import { openapiDocumenter } from './openapi.js'
-import { normalizeOptions, type NormalizedOptions } from './options.js'
-import { defaultAuthorizationServers, metadataDocument, serveMetadata, type ProtectedResourceConfig } from './protected-resource.js'
+import { normalizeOptions } from './options.js'
+import { metadataDocument, serveMetadata, type ProtectedResourceConfig } from './protected-resource.js'
 import { guardOutside } from './outside.js'
 import { describeRoute, PUBLIC, resolveRoute, RouteConfigProblem, type ResolvedRoute } from './route-config.js'
 import { buildSchemes, type Scheme } from './schemes/index.js'
@@ -42,15 +42,11 @@ async function loadBearerAuthFactory (fastify: FastifyInstance): Promise<BearerA
 }
 
 /**
- * RFC 9728: checks that the document can name its authorization servers, and serves it (its
- * routes are public by their config). `scopes`: what the `onRoute` hook collects from the routes,
- * for `scopes_supported` when the option sets none.
+ * RFC 9728: serves the document (its routes are public by their config), with what the built
+ * schemes say of DPoP. `scopes`: what the `onRoute` hook collects from the routes, for
+ * `scopes_supported` when the option sets none.
  */
-function publishMetadata (fastify: FastifyInstance, config: ProtectedResourceConfig, options: NormalizedOptions, schemes: ReadonlyMap<string, Scheme>, scopes: ReadonlySet<string>): void {
-  const servers = config.authorizationServers ?? defaultAuthorizationServers(options.schemes)
-  if (servers.length === 0) {
-    throw new InvalidOptionError('protectedResource.authorizationServers: no jwt or introspection scheme names an issuer URL, so list the issuer identifiers of the authorization servers clients get tokens from (RFC 9728 §2); without them the document tells a client nothing to follow')
-  }
+function publishMetadata (fastify: FastifyInstance, config: ProtectedResourceConfig, schemes: ReadonlyMap<string, Scheme>, scopes: ReadonlySet<string>): void {
   const dpop = [...schemes.values()].filter((scheme) => scheme.dpop !== undefined)
   const presented = {
     dpopAlgorithms: Object.freeze([...new Set(dpop.flatMap((scheme) => scheme.dpop!.config.algorithms))]),
@@ -58,7 +54,7 @@ function publishMetadata (fastify: FastifyInstance, config: ProtectedResourceCon
   }
   let body: string | undefined
   // Read at the first request: the app is ready by then, so every route has been declared.
-  serveMetadata(fastify, config, () => (body ??= metadataDocument(config, servers, config.scopesSupported ?? [...scopes], presented)))
+  serveMetadata(fastify, config, () => (body ??= metadataDocument(config, config.scopesSupported ?? [...scopes], presented)))
 }
 
 /**
@@ -117,7 +113,7 @@ export async function protectedRoutesPlugin (fastify: FastifyInstance, options: 
     openapi.addRoute(routeOptions, resolution)
   })
 
-  if (protectedResource !== undefined) publishMetadata(fastify, protectedResource, normalized, schemes, routeScopes!)
+  if (protectedResource !== undefined) publishMetadata(fastify, protectedResource, schemes, routeScopes!)
 
   // Routes whose config carries no mark, or one resolved from another `auth` than the route's
   // config now holds: declared before the plugin loaded (e.g. register() was not awaited, or a

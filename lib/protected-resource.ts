@@ -10,6 +10,8 @@ import { InvalidOptionError } from './errors.js'
 import { isNonEmptyString, isPlainObject, SCOPE_TOKEN } from './checks.js'
 import type { SchemeOptions } from './types.js'
 import { allowedEndpoint } from './verifiers/endpoint-url.js'
+import { isIssuerUrl } from './verifiers/discovery.js'
+import { configuredIssuers } from './verifiers/jwt-config.js'
 
 /** `protectedResource`: what this API says of itself to OAuth clients (RFC 9728 §2). */
 export interface ProtectedResourceOptions {
@@ -53,8 +55,8 @@ export interface ProtectedResourceConfig {
   readonly metadataUrl: string
   /** The paths the document is served at: the path-inserted one, and the bare one when they differ. */
   readonly paths: readonly string[]
-  /** `undefined`: the issuers of the schemes (see {@link defaultAuthorizationServers}). */
-  readonly authorizationServers: readonly string[] | undefined
+  /** As given, else the issuers of the schemes (see {@link defaultAuthorizationServers}); empty fails the boot (see {@link serveMetadata}). */
+  readonly authorizationServers: readonly string[]
   /** `undefined`: the routes' scopes, collected as they are declared. */
   readonly scopesSupported: readonly string[] | undefined
   /** The optional fields as they go into the document (snake_case), in the order given above. */
@@ -125,34 +127,28 @@ export function checkProtectedResource (value: unknown, schemes: ReadonlyMap<str
     if (value[option] !== undefined) fields[field] = list(value[option], option, 'non-empty strings', isNonEmptyString)
   }
 
+  const authorizationServers = value.authorizationServers === undefined
+    ? defaultAuthorizationServers(schemes)
+    : list(value.authorizationServers, 'authorizationServers', "authorization servers' issuer URLs (https:, or http: on a loopback host; no query or fragment)", isIssuerUrl)
   const path = metadataPath(url)
   return Object.freeze({
     resource: value.resource as string,
     metadataUrl: `${url.origin}${path}`,
     paths: Object.freeze(path === WELL_KNOWN ? [path] : [path, WELL_KNOWN]),
-    authorizationServers: value.authorizationServers === undefined
-      ? undefined
-      : list(value.authorizationServers, 'authorizationServers', "authorization servers' issuer URLs (https:, or http: on a loopback host; no query or fragment)", isIssuerUrl),
+    authorizationServers,
     scopesSupported: value.scopesSupported === undefined ? undefined : list(value.scopesSupported, 'scopesSupported', 'scope tokens', (scope) => SCOPE_TOKEN.test(scope)),
     fields: Object.freeze(fields)
   })
 }
 
-/** An issuer identifier that discovery accepts (verifiers/discovery.ts `checkIssuerUrl`): a fetchable URL, no query or fragment. */
-function isIssuerUrl (issuer: string): boolean {
-  return allowedEndpoint(issuer) !== undefined && !issuer.includes('?') && !issuer.includes('#')
-}
-
 /** The issuers of the `jwt` and `introspection` schemes that are URLs (RFC 8414 issuer identifiers), each once. */
-export function defaultAuthorizationServers (schemes: ReadonlyMap<string, SchemeOptions>): readonly string[] {
+function defaultAuthorizationServers (schemes: ReadonlyMap<string, SchemeOptions>): readonly string[] {
   const issuers = new Set<string>()
   for (const scheme of schemes.values()) {
     if (scheme.type !== 'bearer') continue
-    const named = scheme.jwt === undefined
-      ? [scheme.introspection?.issuer]
-      : scheme.jwt.issuers === undefined ? [scheme.jwt.issuer] : scheme.jwt.issuers.map(({ issuer }) => issuer)
+    const named = scheme.jwt === undefined ? [scheme.introspection?.issuer] : configuredIssuers(scheme.jwt)
     for (const issuer of named) {
-      if (issuer !== undefined && isIssuerUrl(issuer)) issuers.add(issuer)
+      if (isIssuerUrl(issuer)) issuers.add(issuer)
     }
   }
   return Object.freeze([...issuers])
@@ -167,9 +163,8 @@ export interface Presented {
 }
 
 /** The document (RFC 9728 §2), as JSON text. */
-export function metadataDocument (config: ProtectedResourceConfig, authorizationServers: readonly string[], scopes: readonly string[], presented: Presented): string {
-  const document: Record<string, unknown> = { resource: config.resource }
-  if (authorizationServers.length > 0) document.authorization_servers = authorizationServers
+export function metadataDocument (config: ProtectedResourceConfig, scopes: readonly string[], presented: Presented): string {
+  const document: Record<string, unknown> = { resource: config.resource, authorization_servers: config.authorizationServers }
   if (scopes.length > 0) document.scopes_supported = scopes
   // Every bearer scheme (there is one) reads the Authorization header; none reads a form body or
   // the query (RFC 6750 §2.2, §2.3).
@@ -189,6 +184,10 @@ export function metadataDocument (config: ProtectedResourceConfig, authorization
  * at the first request, once the app is ready and every route's scopes are known.
  */
 export function serveMetadata (fastify: FastifyInstance, config: ProtectedResourceConfig, body: () => string): void {
+  // Checked once the schemes are built, so that a scheme's own error (a jwt issuer that is no URL) is named first.
+  if (config.authorizationServers.length === 0) {
+    fail('authorizationServers: no jwt or introspection scheme names an issuer URL, so list the issuer identifiers of the authorization servers clients get tokens from (RFC 9728 §2); without them the document tells a client nothing to follow')
+  }
   if (fastify.prefix !== '') {
     throw new InvalidOptionError(`protectedResource: the plugin is registered under the prefix '${fastify.prefix}', and RFC 9728 puts the document at ${config.paths[0]} from the host's root; register the plugin in a context without a prefix`)
   }

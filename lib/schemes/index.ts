@@ -9,6 +9,7 @@ import { isThenable } from '../checks.js'
 import { fromVerifyFunction, guardVerifier, withTimeout, type Verified, type Verifier } from '../verifiers/verifier.js'
 import { staticTokensVerifier } from '../verifiers/static-tokens.js'
 import { jwtVerifier } from '../verifiers/jwt.js'
+import { configuredIssuers } from '../verifiers/jwt-config.js'
 import { opaqueVerifier } from '../verifiers/opaque.js'
 import { introspectionVerifier } from '../verifiers/introspection.js'
 import { jwtTakes, takesOpaque, type Takes } from '../verifiers/takes.js'
@@ -208,7 +209,7 @@ function placeOf (options: SchemeOptions): string {
 /** Whether a scheme's verifier takes a token (see verifiers/takes.ts): JWTs go to JWT schemes that trust their issuer, the rest to stores; any to the others. */
 function tokenTakesOf (options: SchemeOptions): Takes | undefined {
   if (options.type !== 'bearer' || options.verify !== undefined) return undefined
-  if (options.jwt !== undefined) return jwtTakes(options.jwt.issuers === undefined ? [options.jwt.issuer] : options.jwt.issuers.map(({ issuer }) => issuer))
+  if (options.jwt !== undefined) return jwtTakes(configuredIssuers(options.jwt))
   if (options.opaque !== undefined || options.introspection !== undefined) return takesOpaque
   return undefined
 }

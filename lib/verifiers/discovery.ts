@@ -52,13 +52,18 @@ export interface Discovery {
 
 const defaults = Object.freeze({ timeout: 5000, cooldown: 30_000, maxAge: 3_600_000 })
 
+/** The rule of {@link checkIssuerUrl}, as a predicate. */
+export function isIssuerUrl (issuer: unknown): issuer is string {
+  return typeof issuer === 'string' && allowedEndpoint(issuer) !== undefined && !issuer.includes('?') && !issuer.includes('#')
+}
+
 /**
  * Checks an issuer that is to be discovered (RFC 8414 §2: a URL with the https scheme and no
  * query or fragment; http on a loopback host, for tests) and returns it unchanged: it is
  * compared exactly, never normalised.
  */
 export function checkIssuerUrl (path: string, issuer: unknown): string {
-  if (typeof issuer !== 'string' || allowedEndpoint(issuer) === undefined || issuer.includes('?') || issuer.includes('#')) {
+  if (!isIssuerUrl(issuer)) {
     throw new InvalidOptionError(`${path} must be the issuer's URL (https:, or http: on a loopback host; no query or fragment) to use discovery`)
   }
   return issuer as string

@@ -215,6 +215,11 @@ function optionalFunction<T> (path: string, options: Record<string, unknown>, na
   return value as T | undefined
 }
 
+/** The `iss` values a JWT scheme trusts, as configured: its `issuer`, or each entry's of `issuers`. */
+export function configuredIssuers (options: JwtOptions): readonly string[] {
+  return options.issuers === undefined ? [options.issuer] : options.issuers.map(({ issuer }) => issuer)
+}
+
 /** A claim of the wrong type: the token is refused, like any malformed one. */
 export function malformed (): Error {
   return new InvalidTokenError(jwtDescriptions.malformed)
